@@ -1,0 +1,3 @@
+from cinefoundry.cli import main
+
+main()

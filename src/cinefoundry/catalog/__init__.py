@@ -1,0 +1,1 @@
+"""Catalog stage: titles, media files, rights grants, performers, characters, consents and the rights gate."""

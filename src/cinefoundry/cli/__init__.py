@@ -1,0 +1,26 @@
+"""The `cinefoundry` command: thin typer commands over the stages; `--json` on every command."""
+
+from __future__ import annotations
+
+import typer
+
+from cinefoundry.cli import audit_cmds, catalog_cmds, demo_cmds, rights_cmds, talent_cmds, workspace_cmds
+
+app = typer.Typer(
+    name="cinefoundry",
+    help="A studio's own video generation model: catalog, rights, consent, training, generation, provenance.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("init")(workspace_cmds.init)
+app.command("demo")(demo_cmds.demo)
+app.add_typer(catalog_cmds.app, name="catalog")
+app.add_typer(rights_cmds.app, name="rights")
+app.add_typer(talent_cmds.app, name="talent")
+app.add_typer(audit_cmds.app, name="audit")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

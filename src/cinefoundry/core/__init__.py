@@ -1,0 +1,1 @@
+"""Infrastructure every stage shares: settings, metadata database, object store, audit log, workspace."""
