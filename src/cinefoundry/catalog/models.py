@@ -18,18 +18,20 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from cinefoundry.catalog import terms
+from cinefoundry.catalog.terms import (  # noqa: F401  (re-exported: the vocabulary of these tables)
+    CONSENT_KINDS,
+    PERFORMANCES,
+    REPRESENTATIONS,
+    TITLE_KINDS,
+    TITLE_USES,
+    WORLDWIDE,
+)
 from cinefoundry.core.audit import Audited, snapshot
 from cinefoundry.core.db import Base, UTCDateTime, utcnow
 from cinefoundry.core.errors import CinefoundryError
-
-TITLE_KINDS = ("feature", "short", "episode", "trailer")
-TITLE_USES = ("train", "generate", "reference")
-CONSENT_KINDS = ("digital_replica", "digital_alteration", "synthetic_likeness", "training_use")
-PERFORMANCES = ("on_screen", "voice")
-REPRESENTATIONS = ("counsel", "union", "none")
-WORLDWIDE = "WW"
 
 
 class Revocable:
@@ -50,6 +52,15 @@ class Revocable:
 
     def revoked_by_date(self, on: dt.date) -> bool:
         return self.revoked_at is not None and self.revoked_at.date() <= on
+
+    # Whatever path writes a grant or consent, its terms are stored in one canonical form.
+    @validates("territories")
+    def _territories(self, _key: str, value: list[str]) -> list[str]:
+        return terms.territories(value)
+
+    @validates("excluded_territories")
+    def _excluded(self, _key: str, value: list[str]) -> list[str]:
+        return sorted({terms.territory(c) for c in value})
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -217,6 +228,10 @@ class Grant(Audited, Revocable, Base):
 
     title: Mapped[Title] = relationship(back_populates="grants")
 
+    @validates("uses")
+    def _uses(self, _key: str, value: list[str]) -> list[str]:
+        return terms.uses(value)
+
     def as_dict(self) -> dict[str, Any]:
         return snapshot(self)
 
@@ -248,6 +263,10 @@ class Consent(Audited, Revocable, Base):
     created_by: Mapped[str] = mapped_column(String(200))
 
     performer: Mapped[Performer] = relationship(back_populates="consents")
+
+    @validates("uses")
+    def _uses(self, _key: str, value: list[str]) -> list[str]:
+        return sorted({terms.use(u) for u in value})
 
     def as_dict(self) -> dict[str, Any]:
         return snapshot(self)

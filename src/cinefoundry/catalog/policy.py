@@ -12,7 +12,8 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 
 from cinefoundry.catalog import terms
-from cinefoundry.catalog.models import CONSENT_KINDS, TITLE_USES, WORLDWIDE, Consent, Grant, Performer, Title
+from cinefoundry.catalog.models import Consent, Grant, Performer, Title
+from cinefoundry.catalog.terms import CONSENT_KINDS, TITLE_USES, WORLDWIDE
 
 
 @dataclass(frozen=True)

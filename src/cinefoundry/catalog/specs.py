@@ -11,8 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cinefoundry.catalog import terms
-from cinefoundry.catalog.models import WORLDWIDE
 from cinefoundry.catalog.probe import is_url
+from cinefoundry.catalog.terms import WORLDWIDE
 
 TitleKind = Literal["feature", "short", "episode", "trailer"]
 Performance = Literal["on_screen", "voice"]

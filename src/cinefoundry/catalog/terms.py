@@ -9,7 +9,12 @@ from collections.abc import Iterable
 
 import pycountry
 
-from cinefoundry.catalog.models import CONSENT_KINDS, TITLE_USES, WORLDWIDE
+TITLE_KINDS = ("feature", "short", "episode", "trailer")
+TITLE_USES = ("train", "generate", "reference")
+CONSENT_KINDS = ("digital_replica", "digital_alteration", "synthetic_likeness", "training_use")
+PERFORMANCES = ("on_screen", "voice")
+REPRESENTATIONS = ("counsel", "union", "none")
+WORLDWIDE = "WW"
 
 # Licences under which a title may be trained on and generated from without a separate contract, provided
 # the attribution is carried: CC BY (any version or port) and the CC0 dedication. NC, ND and SA variants

@@ -104,8 +104,9 @@ class ObjectStore:
     def __iter__(self) -> Iterator[str]:
         """sha256 of every object in the store."""
         for path in self.fs.find(self.root):
-            name = path.rsplit("/", 1)[-1]
-            if len(name) == 64 and "/tmp/" not in path:
+            relative = path[len(self.root) :].lstrip("/")
+            name = relative.rsplit("/", 1)[-1]
+            if len(name) == 64 and not relative.startswith("tmp/"):
                 yield name
 
     def _tmp_key(self) -> str:

@@ -1,0 +1,86 @@
+"""Fixtures: the sample library, a database per backend (SQLite file; PostgreSQL when configured), workspaces."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from cinefoundry.catalog.importer import ImportReport, import_catalog
+from cinefoundry.demo import find_samples
+from cinefoundry.workspace import Workspace
+
+PG_ENV = "CINEFOUNDRY_TEST_DATABASE_URL"
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests choose their own database and workspace; the caller's environment must not leak in."""
+    for name in ("CINEFOUNDRY_DATABASE_URL", "CINEFOUNDRY_HOME", "CINEFOUNDRY_STORE_URL", "CINEFOUNDRY_TERRITORY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CINEFOUNDRY_USER", "tester")
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    """The real sample library (../shared/samples or $CINEFOUNDRY_SAMPLES); tests fail loudly without it."""
+    return find_samples()
+
+
+def _pg_schema_url(base: str) -> Iterator[str]:
+    """A fresh schema on the PostgreSQL server for one test (or one session fixture), dropped afterwards."""
+    schema = f"cf_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _database(backend: str, folder: Path) -> Iterator[str | None]:
+    if backend == "sqlite":
+        yield None  # the workspace's own SQLite file
+        return
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} is not set (.ci/run sets it when a local PostgreSQL server is up)")
+    yield from _pg_schema_url(base)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
+    """None (SQLite in the workspace) or the URL of a fresh PostgreSQL schema."""
+    yield from _database(request.param, tmp_path)
+
+
+@pytest.fixture
+def ws(tmp_path: Path, database_url: str | None) -> Iterator[Workspace]:
+    """A new, empty workspace on each backend."""
+    workspace = Workspace.init(tmp_path / "studio", database_url=database_url)
+    yield workspace
+    workspace.close()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def imported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, samples: Path):
+    """One workspace per backend with the sample library imported (shared: tests must not change it)."""
+    yield from _imported(request.param, tmp_path_factory.mktemp("imported"), samples)
+
+
+def _imported(backend: str, folder: Path, samples: Path) -> Iterator[tuple[Workspace, ImportReport]]:
+    for url in _database(backend, folder):
+        workspace = Workspace.init(folder / "studio", database_url=url)
+        report = import_catalog(samples, workspace.session, workspace.actor, workers=2)
+        yield workspace, report
+        workspace.close()

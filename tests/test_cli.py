@@ -1,0 +1,153 @@
+"""The CLI as a user drives it: every command takes --json; exit codes say allowed/denied/failed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from cinefoundry.cli import app
+from synth import make_video
+
+runner = CliRunner()
+
+
+def run(*args: str, code: int = 0) -> dict | list:
+    """Invoke the CLI with --json; check the exit code; return the parsed JSON document."""
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == code, f"{args}: exit {result.exit_code}\n{result.output}"
+    return json.loads(result.stdout)
+
+
+def leaf_commands(group, prefix: str = "") -> list[tuple[str, object]]:
+    out = []
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):
+            out += leaf_commands(cmd, f"{prefix}{name} ")
+        else:
+            out.append((prefix + name, cmd))
+    return out
+
+
+def test_every_command_accepts_json() -> None:
+    commands = leaf_commands(typer.main.get_command(app))
+    assert len(commands) >= 18
+    missing = [name for name, cmd in commands if not any("--json" in p.opts for p in cmd.params)]
+    assert missing == []
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> str:
+    make_video(tmp_path / "reel.mp4", frames=20)
+    (tmp_path / "catalog.csv").write_text(
+        "title,year,kind,media,licence,cast,characters\n"
+        "Harbour Lights,2019,feature,reel.mp4,CC-BY-4.0,Ann Lead; Bob Side,Mara=Ann Lead:on_screen\n"
+    )
+    path = str(tmp_path / "studio")
+    info = run("init", "--home", path, "--territory", "fra")
+    assert info["created"] and info["territory"] == "FR"
+    report = run("catalog", "import", str(tmp_path / "catalog.csv"), "--home", path)
+    assert report["counts"]["created"] == 1
+    return path
+
+
+def test_catalog_and_rights_session(home: str) -> None:
+    [title] = run("catalog", "list", "--home", home)
+    assert (title["id"], title["frames"], title["uses"]) == ("harbour-lights", 20, ["generate", "train"])
+    detail = run("catalog", "show", "Harbour Lights", "--home", home)
+    assert detail["media_files"][0]["frame_count"] == 20 and len(detail["cast"]) == 2
+
+    allowed = run("rights", "check", "harbour-lights", "--use", "train", "--home", home)
+    assert allowed["ok"] and allowed["territory"] == "FR", "the workspace's territory is the default"
+    denied = run("rights", "check", "harbour-lights", "--use", "reference", "--home", home, code=1)
+    assert denied["reason"] == "Harbour Lights (harbour-lights): no grant for 'reference'"
+
+    g = run("rights", "grant", "harbour-lights", "--use", "reference", "--licence", "ACME-7", "--territory", "US",
+            "--until", "2030-01-01", "--restrictions", "stills only", "--home", home)  # fmt: skip
+    assert (g["territories"], g["status"], g["attribution_required"]) == (["US"], "active", False)
+    review = run("rights", "check", "harbour-lights", "--use", "reference", "--territory", "US", "--home", home, code=1)
+    assert "need legal review: 'stills only'" in review["reason"]
+
+    revoked = run("rights", "revoke", "1", "--reason", "licence ended", "--home", home)
+    assert revoked["status"] == "revoked"
+    later = run("rights", "check", "harbour-lights", "--use", "train", "--home", home, code=1)
+    assert "revoked on" in later["reason"] and "licence ended" in later["reason"]
+    assert [x["status"] for x in run("rights", "list", "--home", home)] == ["revoked", "active"]
+    assert run("rights", "revoke", "1", "--reason", "again", "--home", home, code=1)["error"].startswith(
+        "grant #1 was already revoked"
+    )
+
+
+def test_talent_and_consent_session(home: str, tmp_path: Path) -> None:
+    people = run("talent", "list", "--home", home)
+    assert [p["name"] for p in people] == ["Ann Lead", "Bob Side"]
+    added = run("talent", "add", "Ann Lead", "--alias", "Annie L.", "--home", home)
+    assert not added["created"] and added["aliases"] == ["Annie L."]
+    assert run("talent", "show", "annie l.", "--home", home)["name"] == "Ann Lead", "found by alias"
+
+    refused = run("talent", "check", "Ann Lead", "--kind", "synthetic_likeness", "--home", home, code=1)
+    assert refused["reason"] == "Ann Lead: no synthetic_likeness consent on record"
+    signed = tmp_path / "consent.pdf"
+    signed.write_bytes(b"%PDF signed consent")
+    consent = run("talent", "consent", "add", "Ann Lead", "--kind", "synthetic_likeness",
+                  "--title", "harbour-lights", "--use", "generate",
+                  "--description", "previs of the harbour chase, not final pixel", "--representation", "union",
+                  "--document", str(signed), "--territory", "FR", "--home", home)  # fmt: skip
+    assert consent["document_sha256"] == hashlib.sha256(b"%PDF signed consent").hexdigest()
+    ok = run("talent", "check", "Ann Lead", "--kind", "synthetic_likeness", "--title", "harbour-lights", "--home", home)
+    assert ok["ok"] and ok["basis"] == f"consent:{consent['id']}"
+    run("talent", "consent", "revoke", str(consent["id"]), "--reason", "withdrawn", "--home", home)
+    assert [c["status"] for c in run("talent", "consent", "list", "Ann Lead", "--home", home)] == ["revoked"]
+    missing = run("talent", "check", "Ann Leed", "--kind", "digital_replica", "--home", home, code=1)
+    assert missing["error"] == "no performer 'Ann Leed'; did you mean Ann Lead?"
+
+
+def test_errors_are_json_documents_with_exit_codes(home: str, tmp_path: Path) -> None:
+    assert run("catalog", "show", "Nope", "--home", home, code=1) == {"ok": False, "error": "no title 'Nope'"}
+    bad = run("rights", "grant", "harbour-lights", "--use", "fly", "--licence", "X", "--home", home, code=2)
+    assert bad["error"] == "uses: unknown use 'fly': one of train, generate, reference"
+    nowhere = run("catalog", "list", "--home", str(tmp_path / "none"), code=1)
+    assert nowhere["error"].startswith("no cinefoundry workspace at")
+
+
+def test_audit_verify_passes_then_fails_after_a_row_is_altered_in_sqlite(home: str) -> None:
+    assert run("audit", "verify", "--home", home)["ok"]
+    log = run("audit", "log", "--limit", "3", "--home", home)
+    assert len(log) == 3 and all(e["actor"] == "tester" for e in log)
+    db = sqlite3.connect(Path(home) / "catalog.db")
+    db.execute("DROP TRIGGER audit_log_no_update")
+    db.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
+    db.commit()
+    db.close()
+    report = run("audit", "verify", "--home", home, code=1)
+    assert report["problems"] == [{"seq": 2, "problem": "content was altered: hash does not match"}]
+
+
+def test_the_console_script_runs_the_demo(tmp_path: Path, samples: Path) -> None:
+    """The README's demo command, as installed: a real process, the real samples, a fresh SQLite workspace."""
+    exe = Path(sys.executable).with_name("cinefoundry")
+    env = os.environ | {"CINEFOUNDRY_SAMPLES": str(samples), "COLUMNS": "120"}
+    done = subprocess.run([exe, "demo", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["ok"] and result["import"]["frames_match"]
+    assert [t["id"] for t in result["import"]["titles"]] == [
+        "big_buck_bunny",
+        "sintel",
+        "sintel_trailer",
+        "tears_of_steel",
+    ]
+    assert [c["performer"] for c in result["talent"]["likeness_checks"] if not c["ok"]] == [
+        "Vanja Rukavina", "Denise Rebergen"]  # fmt: skip
+    again = subprocess.run([exe, "demo"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "frame counts measured by decoding match title.json for 8/8 files" in again.stdout
+    assert "demo ok" in again.stdout
