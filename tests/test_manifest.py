@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import fsspec
 import pytest
 from sqlalchemy import select
 
@@ -128,3 +129,21 @@ def test_a_manifest_without_a_media_column_is_refused(ws: Workspace, tmp_path: P
     manifest = write_csv(tmp_path / "x.csv", [{"title": "A", "kind": "short"}])
     report = import_catalog(manifest, ws.session, ws.actor)
     assert report.errors == [{"source": str(manifest), "problem": "no 'media' column (columns: title, kind)"}]
+
+
+def test_media_at_an_fsspec_url_is_measured_where_it_lives(ws: Workspace, tmp_path: Path) -> None:
+    """memory:// stands in for s3:// (same fsspec path); it lives in this process, hence workers=1."""
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/vault/reels/r9.mp4", make_video(tmp_path / "r9.mp4", frames=30).read_bytes())
+    manifest = write_csv(tmp_path / "remote.csv", [
+        {"title": "Vault Film", "kind": "feature", "media": "memory://vault/reels/r9.mp4"},
+        {"title": "Vault Film", "media": "memory://vault/reels/missing.mp4"},
+    ])  # fmt: skip
+    report = import_catalog(manifest, ws.session, ws.actor, workers=1)
+    assert report.errors == [{"source": "memory://vault/reels/missing.mp4", "problem": "file not found"}]
+    manifest = write_csv(tmp_path / "remote.csv", [
+        {"title": "Vault Film", "kind": "feature", "media": "memory://vault/reels/r9.mp4"}])  # fmt: skip
+    assert import_catalog(manifest, ws.session, ws.actor, workers=1).ok
+    with ws.session("t") as s:
+        [media] = s.get(Title, "vault-film").media_files
+        assert (media.uri, media.frame_count) == ("memory://vault/reels/r9.mp4", 30)

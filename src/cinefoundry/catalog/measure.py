@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+import threading
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
@@ -43,17 +44,16 @@ class Measured:
 
 def measure_all(jobs: list[Job], workers: int = 1, reporter: Reporter = SILENT) -> dict[str, Measured]:
     """Measure every job, one file per process when `workers` > 1; results keyed by URI."""
+    if workers <= 1 or len(jobs) <= 1:
+        return _measure_here(jobs, reporter)
     results: dict[str, Measured] = {}
-    reporter.begin("measuring media (sha256 + PyAV decode)", len(jobs))
-    try:
-        if workers <= 1 or len(jobs) <= 1:
-            for job in jobs:
-                results[job.uri] = measure(job)
-                reporter.step(os.path.basename(job.uri))
-            return results
-        crashed: list[Job] = []
-        with _pool(min(workers, len(jobs))) as pool:
-            futures: dict[Future, Job] = {pool.submit(measure, job): job for job in jobs}
+    crashed: list[Job] = []
+    # The pool is made and fed before the progress display starts its thread, so workers can be forked.
+    with _pool(min(workers, len(jobs))) as pool:
+        # Largest files first: the pool does not end waiting on one long decode started last.
+        futures = {pool.submit(measure, job): job for job in sorted(jobs, key=_size, reverse=True)}
+        reporter.begin("measuring media", len(jobs))
+        try:
             for fut in as_completed(futures):
                 job = futures[fut]
                 try:
@@ -61,19 +61,46 @@ def measure_all(jobs: list[Job], workers: int = 1, reporter: Reporter = SILENT) 
                     reporter.step(os.path.basename(job.uri))
                 except BrokenProcessPool:
                     crashed.append(job)
-        # A worker died (a decoder crash takes its whole pool down): retry each file alone, so only the
-        # file that crashes fails, and the crash never reaches this process.
-        for job in crashed:
-            results[job.uri] = _measure_isolated(job)
+            # A worker died (a decoder crash takes its whole pool down): retry each file alone, so only the
+            # file that crashes fails, and the crash never reaches this process.
+            for job in crashed:
+                results[job.uri] = _measure_isolated(job)
+                reporter.step(os.path.basename(job.uri))
+        finally:
+            reporter.end()
+    return results
+
+
+def _measure_here(jobs: list[Job], reporter: Reporter) -> dict[str, Measured]:
+    results = {}
+    reporter.begin("measuring media", len(jobs))
+    try:
+        for job in jobs:
+            results[job.uri] = measure(job)
             reporter.step(os.path.basename(job.uri))
-        return results
     finally:
         reporter.end()
+    return results
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
-    # forkserver: workers start clean even though the parent runs threads (progress display, DB pools).
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
+    """Worker processes: forked when this process has a single thread (instant), else from a fork server.
+
+    Forking a process that runs other threads can copy a lock held mid-operation; the fork server starts
+    workers clean instead, at the price of re-importing this program in each (about a second).
+    """
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+def _size(job: Job) -> int:
+    try:
+        return os.path.getsize(job.uri) if "://" not in job.uri else 0
+    except OSError:
+        return 0
 
 
 def _measure_isolated(job: Job) -> Measured:

@@ -94,19 +94,19 @@ class RichReporter:
     def begin(self, label: str, total: int) -> None:
         self._progress = Progress(
             TextColumn("{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=24),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("{task.fields[detail]}"),
             console=err,
-            transient=False,
         )
         self._progress.start()
         self._task = self._progress.add_task(label, total=total, detail="")
 
     def step(self, detail: str = "") -> None:
         if self._progress is not None:
-            self._progress.update(self._task, advance=1, detail=detail)
+            short = detail if len(detail) <= 32 else detail[:31] + "…"
+            self._progress.update(self._task, advance=1, detail=short)
 
     def end(self) -> None:
         if self._progress is not None:
