@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from cinefoundry.catalog.measure import Job, Measured, measure_all
 from cinefoundry.catalog.models import CastCredit, Character, Grant, MediaFile, Subtitle, Title
+from cinefoundry.catalog.rights import add_grant
 from cinefoundry.catalog.sources import discover
 from cinefoundry.catalog.specs import GrantIn, TitleSpec
 from cinefoundry.catalog.talent import performer_for
@@ -308,20 +309,6 @@ def _write_grants(s: Session, title: Title, grants: list[GrantIn], source: str, 
                     "the import does not grant it again"
                 )
             continue
-        record = Grant(
-            title=title,
-            uses=g.uses,
-            territories=g.territories,
-            excluded_territories=g.excluded_territories,
-            window_start=g.window_start,
-            window_end=g.window_end,
-            licence=g.licence,
-            licence_url=g.licence_url,
-            restrictions=g.restrictions,
-            attribution_required=bool(g.attribution_required),
-            source=source,
-            created_by=actor,
-        )
-        s.add(record)
+        record = add_grant(s, title, g, actor, source)
         existing[_grant_terms(g)] = record
         out.changes.append(f"grant {g.licence}: {'+'.join(g.uses)} in {', '.join(g.territories)}")

@@ -9,7 +9,6 @@ Rows of one title must agree on its title-level columns; a title with any bad ro
 from __future__ import annotations
 
 import csv
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from cinefoundry.catalog.specs import (
     describe_validation,
     language_from_filename,
     open_licence_grant,
+    read_json,
     resolve_uri,
 )
 from cinefoundry.core.errors import InputError
@@ -307,12 +307,7 @@ def _csv_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _json_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(str(path), f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(str(path), "not UTF-8 text") from exc
+    data = read_json(path)
     rows = data.get("rows") if isinstance(data, dict) else data
     if not isinstance(rows, list) or not rows:
         raise InputError(str(path), 'expected a non-empty list of rows, or {"rows": [...]}')

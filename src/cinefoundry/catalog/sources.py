@@ -6,7 +6,6 @@ manifest row) so that one bad title does not stop the others.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from cinefoundry.catalog.specs import (
     describe_validation,
     language_from_filename,
     open_licence_grant,
+    read_json,
     resolve_uri,
 )
 from cinefoundry.core.errors import InputError
@@ -76,12 +76,7 @@ def _read_folder(folder: Path, found: Discovery) -> None:
 def read_title_folder(folder: Path) -> TitleSpec:
     """Parse and validate `folder/title.json` into a TitleSpec; raises InputError naming the problem."""
     src = folder / TITLE_FILE
-    try:
-        data = json.loads(src.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(str(src), f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(str(src), "not UTF-8 text") from exc
+    data = read_json(src)
     if not isinstance(data, dict):
         raise InputError(str(src), "must hold a JSON object describing one title")
     try:

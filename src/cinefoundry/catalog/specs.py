@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cinefoundry.catalog import terms
 from cinefoundry.catalog.probe import is_url
 from cinefoundry.catalog.terms import WORLDWIDE
+from cinefoundry.core.errors import InputError
 
 TitleKind = Literal["feature", "short", "episode", "trailer"]
 Performance = Literal["on_screen", "voice"]
@@ -162,6 +164,16 @@ def language_from_filename(name: str) -> str | None:
     """`film.en.srt` -> `en`; `film.pt-BR.vtt` -> `pt-BR`."""
     m = re.search(r"\.([a-z]{2,3}(?:[-_][A-Za-z]{2,4})?)\.(srt|vtt|ass|ssa)$", name)
     return m.group(1).replace("_", "-") if m else None
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file; an InputError names the file and where the JSON breaks."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(str(path), f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), "not UTF-8 text") from exc
 
 
 def describe_validation(err: ValidationError) -> str:

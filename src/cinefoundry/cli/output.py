@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cinefoundry.catalog.policy import Decision
 from cinefoundry.catalog.specs import describe_validation
 from cinefoundry.core.errors import CinefoundryError
 from cinefoundry.core.progress import SILENT, Reporter
@@ -73,6 +74,17 @@ def workspace(home: Path | None) -> Iterator[Workspace]:
         yield ws
     finally:
         ws.close()
+
+
+def report_decision(decision: Decision, document: dict[str, Any], as_json: bool, yes: str, no: str) -> None:
+    """Print a rights-gate decision (or its JSON document); exit 1 when it denies."""
+    if as_json:
+        emit_json(decision.as_dict() | document)
+    else:
+        mark = f"[bold green]{yes}[/]" if decision.ok else f"[bold red]{no}[/]"
+        out.print(f"{mark} {decision.reason}", highlight=False)
+    if not decision.ok:
+        raise typer.Exit(1)
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table:

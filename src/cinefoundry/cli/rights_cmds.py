@@ -11,7 +11,16 @@ from cinefoundry.catalog.policy import allowed, today
 from cinefoundry.catalog.queries import find_title, grant_view
 from cinefoundry.catalog.rights import add_grant, list_grants, revoke_grant
 from cinefoundry.catalog.specs import GrantIn
-from cinefoundry.cli.output import HomeOpt, JsonOpt, emit_json, handles_errors, out, table, workspace
+from cinefoundry.cli.output import (
+    HomeOpt,
+    JsonOpt,
+    emit_json,
+    handles_errors,
+    out,
+    report_decision,
+    table,
+    workspace,
+)
 
 app = typer.Typer(help="Rights grants per title, and the rights gate every stage asks.")
 
@@ -123,10 +132,5 @@ def check_cmd(
         t = find_title(s, title)
         where = territory or ws.settings.territory
         decision = allowed(t, terms.use(use), territory=where, on=terms.date(on) or today())
-    if as_json:
-        emit_json(decision.as_dict() | {"title": t.id, "use": use, "territory": terms.territory(where)})
-    else:
-        mark = "[bold green]ALLOWED[/]" if decision.ok else "[bold red]DENIED[/]"
-        out.print(f"{mark} {decision.reason}", highlight=False)
-    if not decision.ok:
-        raise typer.Exit(1)
+    document = {"title": t.id, "use": use, "territory": terms.territory(where)}
+    report_decision(decision, document, as_json, "ALLOWED", "DENIED")

@@ -13,7 +13,16 @@ from cinefoundry.catalog.models import Consent, Performer
 from cinefoundry.catalog.policy import allowed, today
 from cinefoundry.catalog.queries import consent_view, find_performer, find_title, performer_view
 from cinefoundry.catalog.talent import ConsentIn, add_consent, performer_for, revoke_consent
-from cinefoundry.cli.output import HomeOpt, JsonOpt, emit_json, handles_errors, out, table, workspace
+from cinefoundry.cli.output import (
+    HomeOpt,
+    JsonOpt,
+    emit_json,
+    handles_errors,
+    out,
+    report_decision,
+    table,
+    workspace,
+)
 from cinefoundry.core.errors import CinefoundryError
 from cinefoundry.core.store import sha256_file
 
@@ -100,13 +109,7 @@ def check_cmd(
             title=title_id,
             purpose=terms.use(use) if use else None,
         )
-    if as_json:
-        emit_json(decision.as_dict() | {"performer": p.id, "kind": kind})
-    else:
-        mark = "[bold green]CONSENTED[/]" if decision.ok else "[bold red]NO CONSENT[/]"
-        out.print(f"{mark} {decision.reason}", highlight=False)
-    if not decision.ok:
-        raise typer.Exit(1)
+    report_decision(decision, {"performer": p.id, "kind": kind}, as_json, "CONSENTED", "NO CONSENT")
 
 
 @consent_app.command("add")
