@@ -107,3 +107,16 @@ def test_a_moved_file_is_followed_and_a_revoked_grant_is_not_granted_again(ws: W
     with ws.session("t") as s:
         assert len(s.scalars(select(Grant)).all()) == 1
         assert s.scalars(select(MediaFile.uri)).one().endswith("reel_one.mp4")
+
+
+def test_one_file_in_two_titles_is_measured_for_both(ws: Workspace, tmp_path: Path) -> None:
+    clip = make_video(tmp_path / "shared.mp4", frames=15)
+    manifest = tmp_path / "two.json"
+    manifest.write_text(json.dumps([{"title": "First Cut", "kind": "feature", "media": str(clip)}]))
+    assert import_catalog(manifest, ws.session, ws.actor).ok
+    manifest.write_text(json.dumps([{"title": "First Cut", "kind": "feature", "media": str(clip)},
+                                    {"title": "Festival Cut", "kind": "feature", "media": str(clip)}]))  # fmt: skip
+    report = import_catalog(manifest, ws.session, ws.actor)
+    assert report.ok, report.errors
+    with ws.session("t") as s:
+        assert [m.frame_count for m in s.get(Title, "festival-cut").media_files] == [15]

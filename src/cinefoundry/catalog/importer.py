@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -126,9 +126,12 @@ def _known_media(s: Session, title_ids: list[str]) -> dict[str, set[str]]:
 
 
 def _unique(jobs: list[Job]) -> list[Job]:
+    """One job per file; a file in several titles is decoded unless every one of them already has it."""
     seen: dict[str, Job] = {}
     for job in jobs:
-        seen.setdefault(job.uri, job)
+        first = seen.setdefault(job.uri, job)
+        if first is not job:
+            seen[job.uri] = replace(first, known=first.known & job.known)
     return list(seen.values())
 
 
