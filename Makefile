@@ -1,6 +1,9 @@
 # The two set-up commands of the README: `make demo` and `make test`. Each creates .venv on first use.
 PYTHON ?= python3
 VENV ?= .venv
+# torch first, pinned: this machine has its CPU build on disk. Elsewhere pick your build, e.g.
+# make TORCH="torch --index-url https://download.pytorch.org/whl/cpu" demo
+TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
 .PHONY: demo test lint clean
@@ -20,6 +23,7 @@ lint: $(VENV)/.installed-dev
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .

@@ -15,7 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 from cinefoundry.cli import app
-from synth import make_video
+from cinefoundry.testing.synth import make_video
 
 runner = CliRunner()
 

@@ -12,8 +12,8 @@ from cinefoundry.catalog.importer import import_catalog
 from cinefoundry.catalog.models import Grant, MediaFile, Performer, Title
 from cinefoundry.catalog.rights import revoke_grant
 from cinefoundry.core.audit import AuditEntry
+from cinefoundry.testing.synth import make_video, truncate
 from cinefoundry.workspace import Workspace
-from synth import make_video, truncate
 
 
 def title_folder(root: Path, name: str, doc: dict | str, files: dict[str, Path] | None = None) -> Path:

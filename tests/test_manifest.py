@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from cinefoundry.catalog.importer import import_catalog
 from cinefoundry.catalog.models import Title
+from cinefoundry.testing.synth import make_video
 from cinefoundry.workspace import Workspace
-from synth import make_video
 
 SRT = "1\n00:00:00,000 --> 00:00:01,000\nHello.\n\n2\n00:00:01,500 --> 00:00:02,000\nGoodbye.\n"
 

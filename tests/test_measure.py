@@ -9,7 +9,7 @@ import pytest
 
 from cinefoundry.catalog import measure as measure_mod
 from cinefoundry.catalog.measure import Job, measure_all
-from synth import make_video
+from cinefoundry.testing.synth import make_video
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 
 from cinefoundry.catalog.probe import probe_media
 from cinefoundry.core.errors import MediaError
-from synth import make_audio_only, make_video, truncate
+from cinefoundry.testing.synth import make_audio_only, make_video, truncate
 
 MODES = ["full", "fast"]
 

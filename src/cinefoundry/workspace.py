@@ -22,6 +22,7 @@ from cinefoundry.core.store import ObjectStore
 
 DB_FILE = "catalog.db"
 OBJECTS_DIR = "objects"
+CLIPS_DIR = "clips.lance"
 
 
 @dataclass
@@ -83,6 +84,11 @@ class Workspace:
         return migrations.current_revision(self.engine)
 
     @property
+    def clips_uri(self) -> str:
+        """Where the clip catalog (Lance) lives: `clips_url` in settings, else clips.lance in the workspace."""
+        return self.settings.clips_url or str(self.home / CLIPS_DIR)
+
+    @property
     def actor(self) -> str:
         return self.settings.actor()
 
@@ -105,6 +111,7 @@ class Workspace:
             "home": str(self.home),
             "database": make_url(str(self.engine.url)).render_as_string(hide_password=True),
             "store": self.store.root_url,
+            "clip_catalog": self.clips_uri,
             "schema_revision": self.revision,
             "tenant": self.settings.tenant,
             "territory": self.settings.territory,

@@ -210,11 +210,15 @@ def _write_media(s: Session, title: Title, spec: TitleSpec, measured: dict[str, 
             if record.uri != m.uri:
                 out.changes.append(f"media {sha[:12]} moved: {record.uri} -> {m.uri}")
                 record.uri = m.uri
-            if record.role != m.role:
-                _set(record, "role", m.role, out)
+            _set(record, "role", m.role, out)
+            _set(record, "film_offset_s", m.film_offset_s, out)
             continue
         probe = got.probe or {}
-        s.add(MediaFile(title=title, uri=m.uri, role=m.role, sha256=sha, bytes=got.size, **probe))
+        s.add(
+            MediaFile(
+                title=title, uri=m.uri, role=m.role, sha256=sha, bytes=got.size, film_offset_s=m.film_offset_s, **probe
+            )
+        )
         out.changes.append(f"media {Path(m.uri).name}: {probe['frame_count']} frames measured")
         if m.expected_frames is not None and m.expected_frames != probe["frame_count"]:
             out.warnings.append(

@@ -82,6 +82,7 @@ class ManifestRow(_In):
     media_role: str = "primary"
     sha256: str | None = None
     frames: int | None = Field(default=None, ge=0)
+    film_offset_s: float | None = Field(default=None, ge=0)
     licence: str | None = Field(default=None, alias="license")
     licence_url: str | None = Field(default=None, alias="license_url")
     uses: list[str] = []
@@ -239,7 +240,9 @@ def _title_spec(path: Path, key: str, group: list[tuple[str, ManifestRow]]) -> T
         **{k: merged.get(k) for k in TITLE_FIELDS if k not in ("title", "kind")},
     )
     for _, row in group:
-        spec.media.append(MediaSpec(resolve_uri(base, row.media), row.media_role, row.sha256, row.frames))
+        spec.media.append(
+            MediaSpec(resolve_uri(base, row.media), row.media_role, row.sha256, row.frames, row.film_offset_s)
+        )
         for s in row.subtitles:
             uri = resolve_uri(base, s.file)
             if all(x.uri != uri for x in spec.subtitles):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -15,6 +13,7 @@ import pysubs2
 
 from cinefoundry.catalog.probe import open_source, probe_media
 from cinefoundry.core.errors import CinefoundryError, MediaError
+from cinefoundry.core.pool import process_pool
 from cinefoundry.core.progress import SILENT, Reporter
 from cinefoundry.core.store import sha256_file
 
@@ -84,16 +83,7 @@ def _measure_here(jobs: list[Job], reporter: Reporter) -> dict[str, Measured]:
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
-    """Worker processes: forked when this process has a single thread (instant), else from a fork server.
-
-    Forking a process that runs other threads can copy a lock held mid-operation; the fork server starts
-    workers clean instead, at the price of re-importing this program in each (about a second).
-    """
-    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
-        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([__name__])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    return process_pool(workers, preload=[__name__])
 
 
 def _size(job: Job) -> int:

@@ -119,6 +119,8 @@ class MediaFile(Audited, Base):
     frame_count: Mapped[int] = mapped_column(Integer)
     duration_s: Mapped[float] = mapped_column(Float)
     probe: Mapped[str] = mapped_column(String(100))
+    # Where this file starts in the full title's timeline (aligns full-film subtitles); None when unknown.
+    film_offset_s: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     title: Mapped[Title] = relationship(back_populates="media_files")

@@ -20,6 +20,7 @@ from cinefoundry.catalog.specs import (
     TitleIn,
     TitleSpec,
     describe_validation,
+    film_offset,
     language_from_filename,
     open_licence_grant,
     read_json,
@@ -100,7 +101,16 @@ def read_title_folder(folder: Path) -> TitleSpec:
         live_action=t.live_action,
         has_dialogue=t.has_dialogue,
         extra=_extra(t),
-        media=[MediaSpec(resolve_uri(folder, f.file), f.role, f.sha256, f.decoded_frames) for f in t.files],
+        media=[
+            MediaSpec(
+                resolve_uri(folder, f.file),
+                f.role,
+                f.sha256,
+                f.decoded_frames,
+                film_offset((f.model_extra or {}).get("film_time_range")),
+            )
+            for f in t.files
+        ],
         subtitles=[
             SubtitleSpec(resolve_uri(folder, s.file), s.language or language_from_filename(s.file), s.timeline)
             for s in t.subtitles

@@ -120,6 +120,7 @@ class MediaSpec:
     role: str = "primary"
     expected_sha256: str | None = None
     expected_frames: int | None = None
+    film_offset_s: float | None = None
 
 
 @dataclass
@@ -158,6 +159,12 @@ def open_licence_grant(licence: str | None, licence_url: str | None) -> GrantIn 
     if not terms.is_open_licence(licence):
         return None
     return GrantIn(licence=licence, uses=["train", "generate"], licence_url=licence_url)
+
+
+def film_offset(time_range: object) -> float | None:
+    """Start of a file in the full title: `00:00:40-00:00:50 (...)` -> 40.0; None when not a timecode."""
+    m = re.match(r"\s*(\d+):(\d{2}):(\d{2}(?:\.\d+)?)", str(time_range or ""))
+    return int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]) if m else None
 
 
 def language_from_filename(name: str) -> str | None:

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from cinefoundry.cli import audit_cmds, catalog_cmds, demo_cmds, rights_cmds, talent_cmds, workspace_cmds
+from cinefoundry.cli import (
+    audit_cmds,
+    catalog_cmds,
+    clips_cmds,
+    dataset_cmds,
+    demo_cmds,
+    ingest_cmds,
+    rights_cmds,
+    talent_cmds,
+    workspace_cmds,
+)
 
 app = typer.Typer(
     name="cinefoundry",
@@ -15,9 +25,12 @@ app = typer.Typer(
 )
 app.command("init")(workspace_cmds.init)
 app.command("demo")(demo_cmds.demo)
+app.command("ingest")(ingest_cmds.ingest)
 app.add_typer(catalog_cmds.app, name="catalog")
 app.add_typer(rights_cmds.app, name="rights")
 app.add_typer(talent_cmds.app, name="talent")
+app.add_typer(clips_cmds.app, name="clips")
+app.add_typer(dataset_cmds.app, name="dataset")
 app.add_typer(audit_cmds.app, name="audit")
 
 

@@ -37,6 +37,9 @@ class WorkspaceSettings(BaseSettings):
     store_url: str | None = Field(
         default=None, description="fsspec URL of the object store; empty means objects/ in the workspace"
     )
+    clips_url: str | None = Field(
+        default=None, description="Lance URL of the clip catalog; empty means clips.lance in the workspace"
+    )
     territory: str = Field(
         default="WW", description="territory that rights checks assume when none is given (ISO 3166 or WW)"
     )

@@ -43,6 +43,7 @@ class ObjectStore:
         self.root_url = str(root)
         self.fs, self.root = fsspec.core.url_to_fs(self.root_url)
         self.root = self.root.rstrip("/")
+        self._tmp_ready = False
 
     @property
     def is_local(self) -> bool:
@@ -110,6 +111,9 @@ class ObjectStore:
                 yield name
 
     def _tmp_key(self) -> str:
+        if not self._tmp_ready:
+            self.create()
+            self._tmp_ready = True
         return f"{self.root}/tmp/{uuid.uuid4().hex}"
 
     def _publish(self, tmp: str, sha: str) -> None:

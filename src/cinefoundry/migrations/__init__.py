@@ -8,7 +8,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData
 
-import cinefoundry.catalog.models  # noqa: F401  (registers the catalog tables)
+import cinefoundry.catalog.models
+import cinefoundry.dataset.models
+import cinefoundry.ingest.models  # noqa: F401  (registers the ingest and dataset tables)
 from cinefoundry.core.audit import AuditEntry  # noqa: F401  (registers audit_log)
 from cinefoundry.core.db import Base
 

@@ -1,4 +1,4 @@
-"""Synthetic test media encoded with PyAV: clips whose frame count, size, rate and cuts are known exactly."""
+"""Synthetic clips encoded with PyAV: frame count, size, rate and cuts known exactly."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Dataset stage: immutable, content-hashed dataset versions frozen from the clip catalog, with rights audit."""
