@@ -84,3 +84,24 @@ def _imported(backend: str, folder: Path, samples: Path) -> Iterator[tuple[Works
         report = import_catalog(samples, workspace.session, workspace.actor, workers=2)
         yield workspace, report
         workspace.close()
+
+
+@pytest.fixture(scope="session")
+def ingested(tmp_path_factory: pytest.TempPathFactory, samples: Path):
+    """The samples imported and ingested once (SQLite, local executor, 2 workers): shared, read-only."""
+    from cinefoundry.ingest.catalog import ClipCatalog
+    from cinefoundry.ingest.run import run_ingest
+
+    workspace = Workspace.init(tmp_path_factory.mktemp("ingested") / "studio")
+    assert import_catalog(samples, workspace.session, workspace.actor, workers=2).ok
+    report = run_ingest(workspace.session, workspace.store.root_url, ClipCatalog(workspace.clips_uri), workers=2)
+    yield workspace, report
+    workspace.close()
+
+
+def clip_set(workspace: Workspace) -> list[tuple]:
+    """Every clip as (id, title, time range, video sha256, caption): equal sets mean identical ingests."""
+    from cinefoundry.ingest.catalog import DEFAULT_CAPTION, ClipCatalog
+
+    cols = ["clip_id", "title_id", "start_s", "end_s", "video_sha256", DEFAULT_CAPTION]
+    return sorted(tuple(r[c] for c in cols) for r in ClipCatalog(workspace.clips_uri).rows(columns=cols))

@@ -15,6 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 from cinefoundry.cli import app
+from cinefoundry.testing.film import make_shots
 from cinefoundry.testing.synth import make_video
 
 runner = CliRunner()
@@ -39,7 +40,7 @@ def leaf_commands(group, prefix: str = "") -> list[tuple[str, object]]:
 
 def test_every_command_accepts_json() -> None:
     commands = leaf_commands(typer.main.get_command(app))
-    assert len(commands) >= 18
+    assert len(commands) == 29, [name for name, _ in commands]
     missing = [name for name, cmd in commands if not any("--json" in p.opts for p in cmd.params)]
     assert missing == []
 
@@ -139,15 +140,51 @@ def test_the_console_script_runs_the_demo(tmp_path: Path, samples: Path) -> None
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["ok"] and result["import"]["frames_match"]
-    assert [t["id"] for t in result["import"]["titles"]] == [
-        "big_buck_bunny",
-        "sintel",
-        "sintel_trailer",
-        "tears_of_steel",
-    ]
+    titles = ["big_buck_bunny", "sintel", "sintel_trailer", "tears_of_steel"]
+    assert [t["id"] for t in result["import"]["titles"]] == titles
     assert [c["performer"] for c in result["talent"]["likeness_checks"] if not c["ok"]] == [
         "Vanja Rukavina", "Denise Rebergen"]  # fmt: skip
+    assert result["ingest"]["titles_with_clips"] == titles
+    assert all(t["rejected"] for t in result["ingest"]["titles"]), "every title has rejects, each with a reason"
+    assert result["dataset"]["version"]["label"] == "demo@v1"
+    assert len(result["dataset"]["attribution_lines"]) == 4
+    assert all("CC BY 3.0" in line for line in result["dataset"]["attribution_lines"])
     again = subprocess.run([exe, "demo"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert "frame counts measured by decoding match title.json for 8/8 files" in again.stdout
+    assert "6. dataset demo@v1" in again.stdout, "the demo recreates its workspace, so the version is v1 again"
     assert "demo ok" in again.stdout
+
+
+def test_ingest_clips_and_dataset_session(tmp_path: Path) -> None:
+    for i, name in enumerate(("one", "two")):
+        make_shots(tmp_path / f"{name}.mp4", [30, 60], size=(160, 90), seed=10 + i)
+    (tmp_path / "m.csv").write_text(
+        "title,kind,media,licence,attribution\n"
+        "One,short,one.mp4,CC-BY-4.0,One (c) Studio\n"
+        "Two,short,two.mp4,CC-BY-4.0,Two (c) Studio\n"
+    )
+    home = str(tmp_path / "studio")
+    run("init", "--home", home)
+    run("catalog", "import", str(tmp_path / "m.csv"), "--home", home)
+    report = run("ingest", "--home", home, "--workers", "1")
+    assert report["ok"] and [t["clips"] for t in report["titles"]] == [2, 2]
+    clips = run("clips", "list", "--home", home)
+    assert len(clips) == 4 and all(c["reject_reasons"] == [] or c["reject_reasons"] for c in clips)
+    shown = run("clips", "show", clips[0]["clip_id"][:10], "--home", home)
+    assert shown["media_uri"].endswith(".mp4") and "video" not in shown
+    sheet = run("clips", "sheet", "one", "--out", str(tmp_path / "sheet.png"), "--home", home)
+    assert sheet["clips"] == 2 and (tmp_path / "sheet.png").stat().st_size > 1000
+    exported = run("clips", "export", clips[0]["clip_id"], "--out", str(tmp_path / "clip.mp4"), "--home", home)
+    assert Path(exported["path"]).read_bytes()[4:8] == b"ftyp"
+    built = run("dataset", "build", "ds", "--frames", "9", "--home", home)
+    assert built["created"] and [t["title_id"] for t in built["titles"]] == ["one", "two"]
+    audit = run("dataset", "audit", "ds", "--home", home)
+    assert audit["attribution_lines"] == ["One (c) Studio", "Two (c) Studio"]
+    assert Path(audit["summary_path"]).read_text().startswith("# Summary of training content: ds@v1")
+    removed = run("dataset", "remove-title", "ds", "two", "--reason", "takedown", "--home", home)
+    assert removed["version"]["label"] == "ds@v2" and [a["label"] for a in removed["affected_dataset_versions"]] == [
+        "ds@v1"
+    ]
+    assert [v["label"] for v in run("dataset", "list", "--home", home)] == ["ds@v1", "ds@v2"]
+    assert run("dataset", "build", "ds", "--size", "60x60", "--home", home, code=2)["error"].startswith("size 60x60")

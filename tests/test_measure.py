@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,8 @@ def test_known_media_are_hashed_but_not_decoded_again(clips: list[Job]) -> None:
     assert again.sha256 == first.sha256 and again.probe is None
 
 
+# Forced fork with Lance loaded by other tests: the children only probe media and never touch Lance.
+@pytest.mark.filterwarnings("ignore:lance is not fork-safe")
 def test_a_file_that_kills_its_worker_fails_alone(clips: list[Job], monkeypatch: pytest.MonkeyPatch) -> None:
     """Stands in for a decoder segfault: the worker process dies while probing one file."""
     doomed = clips[2].uri
@@ -40,7 +44,10 @@ def test_a_file_that_kills_its_worker_fails_alone(clips: list[Job], monkeypatch:
             os._exit(139)
         return real_probe(uri, mode)
 
-    monkeypatch.setattr(measure_mod, "probe_media", crashing_probe)  # inherited by forked workers
+    monkeypatch.setattr(measure_mod, "probe_media", crashing_probe)
+    # Forked workers inherit the patched probe (a fork server would start them without it).
+    fork = multiprocessing.get_context("fork")
+    monkeypatch.setattr(measure_mod, "_pool", lambda n: ProcessPoolExecutor(max_workers=n, mp_context=fork))
     results = measure_all(clips, workers=2)
     assert results[doomed].error == "the decoder crashed while reading this file"
     assert all(results[j.uri].probe["frame_count"] == 10 + i for i, j in enumerate(clips) if j.uri != doomed)

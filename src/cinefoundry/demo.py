@@ -21,6 +21,10 @@ from cinefoundry.catalog.queries import find_performer, title_summary
 from cinefoundry.core.audit import verify
 from cinefoundry.core.errors import CinefoundryError, WorkspaceError
 from cinefoundry.core.progress import SILENT, Reporter
+from cinefoundry.dataset.audit import audit_dataset, summary_markdown
+from cinefoundry.dataset.build import BuildSettings, build_dataset
+from cinefoundry.ingest.catalog import ClipCatalog
+from cinefoundry.ingest.run import run_ingest
 from cinefoundry.workspace import DB_FILE, Workspace
 
 DEMO_MARKER = "DEMO-WORKSPACE"
@@ -62,13 +66,24 @@ def run_demo(home: Path, samples: Path, echo: Echo = print, reporter: Reporter =
         result["import"] = _import_step(ws, samples, echo, reporter)
         result["rights"] = _rights_step(ws, echo)
         result["talent"] = _talent_step(ws, echo)
+        result["ingest"] = _ingest_step(ws, echo, reporter)
+        result["dataset"] = _dataset_step(ws, echo)
         with ws.session("audit.verify") as s:
             audit = verify(s).as_dict()
         result["audit"] = audit
-        echo(f"5. audit log: {audit['entries']} hash-chained entries, intact={audit['ok']}, head {audit['head'][:16]}")
+        echo(f"8. audit log: {audit['entries']} hash-chained entries, intact={audit['ok']}, head {audit['head'][:16]}")
     finally:
         ws.close()
-    result["ok"] = result["import"]["ok"] and result["import"]["frames_match"] and result["audit"]["ok"]
+    result["ok"] = all(
+        (
+            result["import"]["ok"],
+            result["import"]["frames_match"],
+            result["ingest"]["ok"],
+            len(result["ingest"]["titles_with_clips"]) == len(result["import"]["titles"]),
+            len(result["dataset"]["attribution_lines"]) == len(result["import"]["titles"]),
+            result["audit"]["ok"],
+        )
+    )
     return result
 
 
@@ -89,6 +104,41 @@ def _import_step(ws: Workspace, samples: Path, echo: Echo, reporter: Reporter) -
         echo(f"   problem: {problem['source']}: {problem['problem']}")
     return {"ok": report.ok, "titles": titles, "frames_match": not mismatches, "mismatches": mismatches,
             "errors": report.errors}  # fmt: skip
+
+
+def _ingest_step(ws: Workspace, echo: Echo, reporter: Reporter) -> dict[str, Any]:
+    report = run_ingest(ws.session, ws.store.root_url, ClipCatalog(ws.clips_uri), workers=min(4, os.cpu_count() or 1),
+                        reporter=reporter)  # fmt: skip
+    speed = report.footage_s / report.wall_s if report.wall_s else 0.0
+    echo(f"5. ingest: {report.footage_s:.0f} s of footage in {report.wall_s:.1f} s ({speed:.0f}x realtime), "
+         f"one decode per file, clips of 4k+1 frames at 16 fps")  # fmt: skip
+    for t in report.titles:
+        rejected = ", ".join(f"{k} {n}" for k, n in t.rejected.items()) or "none"
+        alternates = f" ({t.alternates} alternate encode skipped)" if t.alternates else ""
+        echo(f"   - {t.id}: {t.clips} clips, {t.kept} kept; rejected: {rejected}{alternates}")
+    for e in report.errors:
+        echo(f"   failed: {e['source']}: {e['problem'].splitlines()[0]}")
+    doc = report.as_dict()
+    doc["titles_with_clips"] = [t.id for t in report.titles if t.clips]
+    return doc
+
+
+def _dataset_step(ws: Workspace, echo: Echo) -> dict[str, Any]:
+    built = build_dataset(ws.session, ClipCatalog(ws.clips_uri), ws.store, "demo", BuildSettings(), ws.actor)
+    v = built.version
+    echo(f"6. dataset {v['label']}: {v['clips']} clips, {v['seconds']:.0f} s, 64x64, 17 frames at 8 fps, "
+         f"content hash {v['content_hash'][:16]}, clip catalog v{v['catalog_version']}")  # fmt: skip
+    with ws.session("dataset.read") as s:
+        audit = audit_dataset(s, "demo")
+    path = ws.home / "reports" / f"{v['label']}-training-content-summary.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(summary_markdown(audit, ws.settings.tenant), encoding="utf-8")
+    echo(f"7. rights audit of {v['label']}: {len(audit['titles'])} titles, each with its grant; attribution lines:")
+    for line in audit["attribution_lines"]:
+        echo(f"   - {line}")
+    echo(f"   training-content summary: {path}")
+    return {"version": v, "titles": built.titles, "left_out_clips": built.rejected,
+            "attribution_lines": audit["attribution_lines"], "summary": str(path)}  # fmt: skip
 
 
 def _expected_frames(samples: Path) -> dict[str, int]:

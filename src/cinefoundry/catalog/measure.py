@@ -60,13 +60,17 @@ def measure_all(jobs: list[Job], workers: int = 1, reporter: Reporter = SILENT) 
                     reporter.step(os.path.basename(job.uri))
                 except BrokenProcessPool:
                     crashed.append(job)
-            # A worker died (a decoder crash takes its whole pool down): retry each file alone, so only the
-            # file that crashes fails, and the crash never reaches this process.
-            for job in crashed:
-                results[job.uri] = _measure_isolated(job)
-                reporter.step(os.path.basename(job.uri))
-        finally:
+        except BaseException:
             reporter.end()
+            raise
+    # A worker died (a decoder crash takes its whole pool down): once that pool is gone, retry each file
+    # alone, so only the file that crashes fails, and the crash never reaches this process.
+    try:
+        for job in crashed:
+            results[job.uri] = _measure_isolated(job)
+            reporter.step(os.path.basename(job.uri))
+    finally:
+        reporter.end()
     return results
 
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
+
+# Native libraries whose runtimes must not be copied by a fork once loaded (Lance runs a tokio runtime).
+FORK_UNSAFE_MODULES = ("lance",)
 
 
 def process_pool(workers: int, preload: list[str] | None = None, fork: bool = True) -> ProcessPoolExecutor:
@@ -13,9 +17,11 @@ def process_pool(workers: int, preload: list[str] | None = None, fork: bool = Tr
     Forking a process that runs other threads can copy a lock held mid-operation; the fork server starts
     workers clean instead, at the price of re-importing the program in each (about a second). A forking
     pool starts all its workers at the first submit: submit before starting threads (progress displays).
-    `fork=False` where native threads Python cannot see may run (after Lance or Arrow work in this process).
+    Native runtimes Python cannot see (Lance) also rule out forking once loaded; `fork=False` forces the
+    fork server.
     """
-    if fork and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+    native = any(name in sys.modules for name in FORK_UNSAFE_MODULES)
+    if fork and not native and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
         return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
     ctx = multiprocessing.get_context("forkserver")
     if preload:

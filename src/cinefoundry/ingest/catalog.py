@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lance
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    import lance
 
 CAPTION_PREFIX = "caption_"
 DEFAULT_CAPTION = "caption_structured_v1"
@@ -72,6 +74,8 @@ class ClipCatalog:
         self.uri = uri
 
     def dataset(self, version: int | None = None) -> lance.LanceDataset | None:
+        import lance  # imported on first use: worker pools fork faster (and safely) before Lance is loaded
+
         try:
             return lance.dataset(self.uri, version=version)
         except (ValueError, FileNotFoundError, OSError):
@@ -88,6 +92,8 @@ class ClipCatalog:
         ds = self.dataset()
         if ds is None:
             if rows:
+                import lance
+
                 lance.write_dataset(pa.Table.from_pylist(rows, schema=SCHEMA), self.uri, schema=SCHEMA)
             return
         if not rows:

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 import cv2
 
+from cinefoundry.catalog.probe import open_source
 from cinefoundry.core.errors import MediaError
-from cinefoundry.core.store import ObjectStore
+from cinefoundry.core.store import ObjectStore, sha256_file
 from cinefoundry.ingest import attributes
 from cinefoundry.ingest.captions import ClipContext, StructuredCaptioner, TitleFacts
 from cinefoundry.ingest.clips import clip_id, encode_clip
@@ -106,6 +107,13 @@ def process_media(task: MediaTask) -> MediaResult:
 def _run(task: MediaTask, result: MediaResult) -> None:
     cfg = task.config
     fps = cfg.clips.fps
+    with open_source(task.uri):
+        pass  # names a missing or emptied file before hashing it
+    # Clips carry the sha256 of their source as lineage: it must be the content the catalog recorded.
+    sha, _ = sha256_file(task.uri)
+    if sha != task.media_sha256:
+        raise MediaError(task.uri, f"content changed since import (sha256 {sha[:16]}..., catalog has "
+                                   f"{task.media_sha256[:16]}...): import the title again")  # fmt: skip
     store = ObjectStore(task.store_root)
     crop = find_crop(task.uri, cfg.clips.crop_letterbox)
     try:

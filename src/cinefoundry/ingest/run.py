@@ -99,9 +99,10 @@ def run_ingest(
     tasks = _plan(session, store_root, cfg, titles, on, report, include_alternates)
     by_id = {t.id: t for t in report.titles}
     task_of = {t.media_file_id: t for t in tasks}
+    results = make_executor(executor, workers, ray_address).run(tasks)  # local workers start here
     reporter.begin("ingesting media", len(tasks))
     try:
-        for result in make_executor(executor, workers, ray_address).run(tasks):
+        for result in results:
             task = task_of[result.media_file_id]
             title = by_id[task.title_id]
             if result.error:
@@ -189,8 +190,8 @@ def commit(session: SessionFactory, catalog: ClipCatalog, task: MediaTask, resul
             )
             for c in result.clips
         )
-        summary = {"shots": len(result.shots), "transitions": result.transitions, "flashes": result.flashes,
-                   "spans": result.spans, "crop": result.crop, "frames": result.frames}  # fmt: skip
+        summary = {"shots": result.shots, "transitions": result.transitions, "flashes": result.flashes,
+                   "spans": result.spans, "crop": result.crop, "frames": result.frames, "fps": task.fps}  # fmt: skip
         s.add(
             IngestMarker(
                 media_sha256=task.media_sha256,

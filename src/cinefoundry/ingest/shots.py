@@ -25,7 +25,7 @@ class HardCutDetector:
     """Tier 1: hard cuts from content change; a cut whose picture comes back within 2 frames is a flash."""
 
     def __init__(self, cfg: ShotConfig, fps: float):
-        self.fps = fps
+        self.fps = float(fps)  # PySceneDetect refuses an integer rate
         self.threshold = cfg.flash_threshold
         self._detector = AdaptiveDetector(
             adaptive_threshold=cfg.adaptive_threshold,

@@ -139,3 +139,20 @@ def _encode(path: Path, frames: list[np.ndarray], fps: int) -> None:
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+
+
+def make_shots(
+    path: Path, lengths: list[int], size: tuple[int, int] = (192, 108), fps: int = 24, seed: int = 1
+) -> list[int]:
+    """Encode consecutive procedural shots (textured, moving: they pass the curation filters) with hard cuts
+    between them; returns the cut frames."""
+    width, height = size
+    frames: list[np.ndarray] = []
+    cuts = []
+    for i, n in enumerate(lengths):
+        if frames:
+            cuts.append(len(frames))
+        scene = Scene(seed * 1000 + i, width, height)
+        frames += [scene.frame(t) for t in range(n)]
+    _encode(path, frames, fps)
+    return cuts

@@ -6,19 +6,23 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 CODECS = {".mp4": "libx264", ".mkv": "libx264", ".webm": "libvpx-vp9", ".avi": "mpeg4", ".mov": "prores_ks"}
 
 
 def frame_image(index: int, width: int, height: int, shot: int = 0) -> np.ndarray:
-    """An RGB frame: a per-shot base colour with a bar that moves with `index` (so frames differ)."""
-    rng = np.random.default_rng(shot)
-    base = rng.integers(30, 220, size=3, dtype=np.uint8)
+    """An RGB frame: a per-shot colour (hues a golden angle apart) with a bar moving across it slowly."""
+    hue = int(shot * 137.5 + 20) % 180
+    base = cv2.cvtColor(np.uint8([[[hue, 170, 150 + 40 * (shot % 2)]]]), cv2.COLOR_HSV2RGB)[0, 0]
     img = np.empty((height, width, 3), dtype=np.uint8)
     img[:] = base
-    x = (index * 3) % max(width - 4, 1)
-    img[:, x : x + 4] = 255 - base
+    bar = max(2, width // 16)
+    span = max(width - bar, 1)
+    travel = int(index * width / 60) % (2 * span)  # a sixtieth of the width per frame, like a slow pan,
+    x = travel if travel < span else 2 * span - travel  # bouncing back at the edges rather than jumping
+    img[:, x : x + bar] = 255 - base
     return img
 
 

@@ -17,22 +17,28 @@ class LocalExecutor:
         self.workers = max(1, workers)
 
     def run(self, tasks: list[MediaTask]) -> Iterator[MediaResult]:
+        """Start the workers now (not on first iteration) and return the results as they finish.
+
+        The pool forks its workers when this is called, before the caller starts a progress display or
+        commits to Lance: both run threads that a fork must not copy mid-operation.
+        """
         if self.workers == 1 or len(tasks) <= 1:
-            for task in tasks:
-                yield process_media(task)
-            return
-        crashed = []
-        # Every task is submitted before the first result is handed back: the workers are forked before
-        # the caller starts committing (Lance runs native threads that a fork must not copy mid-operation).
-        with process_pool(min(self.workers, len(tasks))) as pool:
-            futures = {pool.submit(process_media, t): t for t in sorted(tasks, key=lambda t: -t.size_hint)}
-            for future in as_completed(futures):
-                try:
-                    yield future.result()
-                except BrokenProcessPool:
-                    crashed.append(futures[future])
-        for task in crashed:  # a worker died (a decoder crash): retry each file alone, in a clean process
-            yield _isolated(task)
+            return (process_media(task) for task in tasks)
+        pool = process_pool(min(self.workers, len(tasks)))
+        futures = {pool.submit(process_media, t): t for t in sorted(tasks, key=lambda t: -t.size_hint)}
+        return _collect(pool, futures)
+
+
+def _collect(pool, futures: dict) -> Iterator[MediaResult]:
+    crashed = []
+    with pool:
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except BrokenProcessPool:
+                crashed.append(futures[future])
+    for task in crashed:  # a worker died (a decoder crash): retry each file alone, in a clean process
+        yield _isolated(task)
 
 
 def _isolated(task: MediaTask) -> MediaResult:
