@@ -94,7 +94,7 @@ def ingested(tmp_path_factory: pytest.TempPathFactory, samples: Path):
 
     workspace = Workspace.init(tmp_path_factory.mktemp("ingested") / "studio")
     assert import_catalog(samples, workspace.session, workspace.actor, workers=2).ok
-    report = run_ingest(workspace.session, workspace.store.root_url, ClipCatalog(workspace.clips_uri), workers=2)
+    report = run_ingest(workspace.session, workspace.store, ClipCatalog(workspace.clips_uri), workers=2)
     yield workspace, report
     workspace.close()
 

@@ -38,7 +38,7 @@ def ingested_library(ws: Workspace, tmp_path: Path) -> Workspace:
         rows.append(row)
     (tmp_path / "m.json").write_text(json.dumps(rows))
     assert import_catalog(tmp_path / "m.json", ws.session, ws.actor).ok
-    assert run_ingest(ws.session, ws.store.root_url, ClipCatalog(ws.clips_uri)).ok
+    assert run_ingest(ws.session, ws.store, ClipCatalog(ws.clips_uri)).ok
     return ws
 
 

@@ -41,7 +41,7 @@ def library(ws: Workspace, tmp_path: Path) -> Workspace:
 
 
 def ingest(ws: Workspace, **kw):
-    return run_ingest(ws.session, ws.store.root_url, ClipCatalog(ws.clips_uri), **kw)
+    return run_ingest(ws.session, ws.store, ClipCatalog(ws.clips_uri), **kw)
 
 
 def test_clips_carry_lineage_in_the_database_and_the_clip_catalog(library: Workspace):
@@ -135,13 +135,13 @@ def test_replaying_a_commit_changes_nothing(library: Workspace):
 
     cfg = IngestConfig().resolved(gpu=False)
     report = IngestReport(cfg.processing_hash(), {}, "local", 1)
-    task = _plan(library.session, library.store.root_url, cfg, None, None, report, False)[0]
+    task = _plan(library.session, cfg, None, None, report, False)[0]
     result = process_media(task)
     catalog = ClipCatalog(library.clips_uri)
     catalog.replace_media(task.media_file_id, [])  # nothing yet
-    commit(library.session, catalog, task, result)
+    commit(library.session, catalog, library.store, task, result)
     first = catalog.rows(columns=["clip_id", "video_sha256"])
-    commit(library.session, catalog, task, result)
+    commit(library.session, catalog, library.store, task, result)
     assert catalog.rows(columns=["clip_id", "video_sha256"]) == first
     with library.session("t") as s:
         assert s.scalar(select(func.count()).select_from(Clip)) == len(first)
@@ -171,3 +171,28 @@ def test_bad_files_fail_alone_and_the_batch_goes_on(ws: Workspace, tmp_path: Pat
     assert clips["t-good"] == 2 and clips["t-odd"] >= 1 and clips["t-master"] >= 1 and clips["t-one"] == 0
     # the failed files are retried by the next run; the finished ones are not
     assert [t.id for t in ingest(ws).titles if t.processed or t.failed] == ["t-later", "t-tiny"]
+
+
+def test_new_captions_add_a_column_that_survives_a_rerun_and_purge_removes_a_title(library: Workspace):
+    from cinefoundry.catalog.queries import find_title
+    from cinefoundry.ingest.purge import purge_title
+
+    ingest(library)
+    catalog = ClipCatalog(library.clips_uri)
+    ids = [r["clip_id"] for r in catalog.rows(columns=["clip_id"])]
+    before = catalog.version
+    column = catalog.add_captions("vlm-tiny", {i: f"caption of {i[:6]}" for i in ids})
+    assert column == "caption_vlm_tiny" and catalog.version == before + 1
+    rows = catalog.rows(columns=["clip_id", column, DEFAULT_CAPTION])
+    assert all(r[column] == f"caption of {r['clip_id'][:6]}" and r[DEFAULT_CAPTION] for r in rows)
+    # a re-run that rewrites a file's clips keeps the captions other captioners added to them
+    with library.session("t") as s:
+        s.execute(IngestMarker.__table__.delete())
+    ingest(library)
+    assert {r["clip_id"]: r[column] for r in catalog.rows(columns=["clip_id", column])} == {
+        r["clip_id"]: r[column] for r in rows}  # fmt: skip
+    with library.session("clips.purge") as s:
+        removed = purge_title(s, catalog, find_title(s, "Night Shift"))
+    assert removed["catalog_clips"] > 0 and removed["markers"] == 1
+    assert {r["title_id"] for r in catalog.rows(columns=["title_id"])} == {"harbour"}
+    assert len(catalog.rows(columns=["clip_id"], version=removed["catalog_version"] - 1)) == len(ids)

@@ -100,7 +100,7 @@ def test_ray_and_local_executors_give_identical_clips(ingested, samples: Path, t
     reference, _ = ingested
     ws = Workspace.init(tmp_path / "studio")
     assert import_catalog(samples, ws.session, ws.actor, workers=2).ok
-    report = run_ingest(ws.session, ws.store.root_url, ClipCatalog(ws.clips_uri), executor="ray", workers=2)
+    report = run_ingest(ws.session, ws.store, ClipCatalog(ws.clips_uri), executor="ray", workers=2)
     assert report.ok, report.errors
     assert clip_set(ws) == clip_set(reference)
     ws.close()

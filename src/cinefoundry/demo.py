@@ -107,7 +107,7 @@ def _import_step(ws: Workspace, samples: Path, echo: Echo, reporter: Reporter) -
 
 
 def _ingest_step(ws: Workspace, echo: Echo, reporter: Reporter) -> dict[str, Any]:
-    report = run_ingest(ws.session, ws.store.root_url, ClipCatalog(ws.clips_uri), workers=min(4, os.cpu_count() or 1),
+    report = run_ingest(ws.session, ws.store, ClipCatalog(ws.clips_uri), workers=min(4, os.cpu_count() or 1),
                         reporter=reporter)  # fmt: skip
     speed = report.footage_s / report.wall_s if report.wall_s else 0.0
     echo(f"5. ingest: {report.footage_s:.0f} s of footage in {report.wall_s:.1f} s ({speed:.0f}x realtime), "

@@ -15,6 +15,7 @@ from cinefoundry.ingest.captions import ClipContext, LocalVLMCaptioner, TitleFac
 from cinefoundry.ingest.catalog import DEFAULT_CAPTION, ClipCatalog, row_scores
 from cinefoundry.ingest.config import FilterConfig
 from cinefoundry.ingest.filters import verdicts
+from cinefoundry.ingest.purge import purge_title
 from cinefoundry.ingest.sheet import contact_sheet, middle_frame
 
 app = typer.Typer(help="Training clips: list them with their verdicts, look at them, add captions.")
@@ -167,6 +168,27 @@ def caption_cmd(
         emit_json(info)
     else:
         out.print(f"added {column} to {len(captions)} clips")
+
+
+@app.command("purge")
+@handles_errors
+def purge_cmd(
+    title: Annotated[str, typer.Argument(help="Title id or name.")],
+    reason: Annotated[str, typer.Option(help="Why: licence ended, takedown notice, ...")],
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete a title's clips from the clip catalog (a new version); earlier dataset versions stay as built."""
+    if not reason.strip():
+        raise CinefoundryError("purging a title needs a reason")
+    with workspace(home) as ws, ws.session("clips.purge") as s:
+        t = find_title(s, title)
+        info = purge_title(s, ClipCatalog(ws.clips_uri), t) | {"title": t.id, "reason": reason.strip()}
+    if as_json:
+        emit_json(info)
+    else:
+        out.print(f"purged {info['catalog_clips']} clips of {t.id} ({reason.strip()}); clip catalog now "
+                  f"v{info['catalog_version']}")  # fmt: skip
 
 
 def _find(rows: list[dict], prefix: str) -> dict:

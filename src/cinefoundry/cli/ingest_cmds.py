@@ -55,7 +55,7 @@ def ingest(
     )
     with workspace(home) as ws:
         report = run_ingest(
-            ws.session, ws.store.root_url, ClipCatalog(ws.clips_uri), title or None, config, executor, workers,
+            ws.session, ws.store, ClipCatalog(ws.clips_uri), title or None, config, executor, workers,
             ray_address, reporter(as_json), include_alternates=include_alternates,
         )  # fmt: skip
     if as_json:

@@ -96,8 +96,10 @@ class LocalVLMCaptioner:
         inputs = self.processor(images=image, text=self.prompt, return_tensors="pt").to(self.device)
         with torch.inference_mode():
             out = self.model.generate(**inputs, max_new_tokens=60, do_sample=False)
-        new = out[:, inputs["input_ids"].shape[1] :] if "input_ids" in inputs else out
-        return self.processor.batch_decode(new, skip_special_tokens=True)[0].strip()
+        text = self.processor.batch_decode(out, skip_special_tokens=True)[0].strip()
+        # Models echo the prompt differently (whole, or less its first or last token): strip it as text.
+        prompt = self.processor.batch_decode(inputs["input_ids"], skip_special_tokens=True)[0].strip()
+        return text[len(prompt) :].strip() if prompt and text.startswith(prompt) else text
 
 
 def _article(word: str) -> str:

@@ -143,6 +143,19 @@ class ClipCatalog:
             ds.merge(table, "clip_id")
         return column
 
+    def delete_title(self, title_id: str) -> int:
+        """Delete every clip of a title (a new version; earlier versions keep them); returns how many."""
+        ds = self.dataset()
+        if ds is None:
+            return 0
+        if not re.fullmatch(r"[a-z0-9_-]+", title_id):
+            raise ValueError(f"not a title id: {title_id!r}")
+        where = f"title_id = '{title_id}'"
+        count = ds.count_rows(filter=where)
+        if count:
+            ds.delete(where)
+        return count
+
     def compact(self) -> None:
         ds = self.dataset()
         if ds is not None:

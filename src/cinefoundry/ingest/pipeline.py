@@ -1,11 +1,12 @@
 """Process one media file: decode once, find shots, write clips with scores and captions.
 
-`process_media` is the unit of work an executor runs (one file per worker process). It writes clip videos
-to the content-addressed store and returns everything else as a `MediaResult`; the driver commits it.
+`process_media` is the unit of work an executor runs (one file per worker process). It writes nothing: it
+returns the clips (videos included) as a `MediaResult`, and the driver commits them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ import cv2
 
 from cinefoundry.catalog.probe import open_source
 from cinefoundry.core.errors import MediaError
-from cinefoundry.core.store import ObjectStore, sha256_file
+from cinefoundry.core.store import sha256_file
 from cinefoundry.ingest import attributes
 from cinefoundry.ingest.captions import ClipContext, StructuredCaptioner, TitleFacts
 from cinefoundry.ingest.clips import clip_id, encode_clip
@@ -42,7 +43,6 @@ class MediaTask:
     title: TitleFacts
     cues: list[tuple[float, float, str]]  # subtitle cues on this file's own timeline (seconds)
     config: IngestConfig
-    store_root: str
     size_hint: int = 0  # bytes of the file: executors start the largest first
 
 
@@ -63,7 +63,7 @@ class ClipRecord:
     scores: dict
     caption: str
     video_sha256: str
-    video: bytes  # the MP4 (also in the object store): returned so the driver needs no shared filesystem
+    video: bytes  # the MP4: the driver stores it at commit, so a file that fails leaves nothing behind
     span: str | None = None
     dialogue: list[str] = field(default_factory=list)
 
@@ -114,7 +114,6 @@ def _run(task: MediaTask, result: MediaResult) -> None:
     if sha != task.media_sha256:
         raise MediaError(task.uri, f"content changed since import (sha256 {sha[:16]}..., catalog has "
                                    f"{task.media_sha256[:16]}...): import the title again")  # fmt: skip
-    store = ObjectStore(task.store_root)
     crop = find_crop(task.uri, cfg.clips.crop_letterbox)
     try:
         size = clip_size(crop, cfg.clips.short_side)
@@ -128,7 +127,6 @@ def _run(task: MediaTask, result: MediaResult) -> None:
     def on_clip(cf: ClipFrames) -> None:
         scores = attributes.measure(cf.pictures, cf.slots, fps, text_cache).as_dict()
         video = encode_clip(cf.pictures, fps, cfg.clips.crf)
-        stored = store.put_bytes(video)
         start, end = cf.times[0], cf.times[-1] + 1 / fps
         dialogue = [text for a, b, text in task.cues if a < end and b > start]
         context = ClipContext(task.title, scores, start, end, dialogue)
@@ -146,7 +144,7 @@ def _run(task: MediaTask, result: MediaResult) -> None:
                 height=size[1],
                 scores=scores,
                 caption=captioner.caption(context),
-                video_sha256=stored.sha256,
+                video_sha256=hashlib.sha256(video).hexdigest(),
                 video=video,
                 dialogue=dialogue,
             )

@@ -28,6 +28,7 @@ from cinefoundry.catalog.models import MediaFile, Title
 from cinefoundry.catalog.policy import allowed
 from cinefoundry.catalog.queries import find_title
 from cinefoundry.core.progress import SILENT, Reporter
+from cinefoundry.core.store import ObjectStore
 from cinefoundry.ingest.captions import TitleFacts
 from cinefoundry.ingest.catalog import DEFAULT_CAPTION, ClipCatalog
 from cinefoundry.ingest.config import IngestConfig
@@ -81,7 +82,7 @@ class IngestReport:
 
 def run_ingest(
     session: SessionFactory,
-    store_root: str,
+    store: ObjectStore,
     catalog: ClipCatalog,
     titles: list[str] | None = None,
     config: IngestConfig | None = None,
@@ -96,7 +97,7 @@ def run_ingest(
     started = time.perf_counter()
     cfg = (config or IngestConfig()).resolved(gpu=gpu_available())
     report = IngestReport(cfg.processing_hash(), cfg.as_dict(), executor, workers)
-    tasks = _plan(session, store_root, cfg, titles, on, report, include_alternates)
+    tasks = _plan(session, cfg, titles, on, report, include_alternates)
     by_id = {t.id: t for t in report.titles}
     task_of = {t.media_file_id: t for t in tasks}
     results = make_executor(executor, workers, ray_address).run(tasks)  # local workers start here
@@ -109,7 +110,7 @@ def run_ingest(
                 report.errors.append({"source": task.uri, "problem": result.error})
                 title.failed += 1
             else:
-                commit(session, catalog, task, result)
+                commit(session, catalog, store, task, result)
                 title.processed += 1
                 report.footage_s += result.footage_s
             report.cpu_s += result.cpu_s
@@ -123,7 +124,6 @@ def run_ingest(
 
 def _plan(
     session: SessionFactory,
-    store_root: str,
     cfg: IngestConfig,
     refs: list[str] | None,
     on: dt.date | None,
@@ -160,15 +160,18 @@ def _plan(
                         title=facts,
                         cues=_cues(title, media),
                         config=cfg,
-                        store_root=store_root,
                         size_hint=media.bytes,
                     )
                 )
     return tasks
 
 
-def commit(session: SessionFactory, catalog: ClipCatalog, task: MediaTask, result: MediaResult) -> None:
-    """Record one finished file: catalog rows first (idempotent), then clip rows and marker together."""
+def commit(
+    session: SessionFactory, catalog: ClipCatalog, store: ObjectStore, task: MediaTask, result: MediaResult
+) -> None:
+    """Record one finished file: videos, catalog rows (both idempotent), then clip rows and marker together."""
+    for clip in result.clips:
+        store.put_bytes(clip.video)
     catalog.replace_media(task.media_file_id, [catalog_row(task, result, c) for c in result.clips])
     with session("ingest.commit") as s:
         s.execute(delete(Clip).where(Clip.media_file_id == task.media_file_id))
