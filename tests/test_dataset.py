@@ -112,6 +112,8 @@ def test_the_audit_lists_grants_and_attribution_lines_and_writes_a_summary(inges
     for heading in ("## 1. General information", "## 2. List of data sources", "## 3. Data processing"):
         assert heading in text
     assert "| Alpha | 2020 |" in text and "Alpha (c) Studio" in text
+    assert "- Performers credited in these titles: 0; likeness consents in force: none" in text
+    assert "Changes: the titles above were cut into short clips" in text, "CC BY asks that changes be indicated"
 
 
 def test_nothing_to_build_is_an_error(ws: Workspace):

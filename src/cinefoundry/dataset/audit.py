@@ -43,6 +43,8 @@ def audit_dataset(s: Session, name: str) -> dict[str, Any]:
                     "status_today": grant_status(grant),
                 },
                 "attribution": entry.attribution,
+                "performers": [c.performer.name for c in title.credits],
+                "consents": sorted({f"{c.performer.name}: {c.kind}" for c in _consents(title)}),
             }
         )
     return {
@@ -56,10 +58,24 @@ def audit_dataset(s: Session, name: str) -> dict[str, Any]:
     }
 
 
+def _consents(title: Title) -> list:
+    """Consents in force today that performers of this title have given (for any use of their likeness)."""
+    people = {c.performer for c in title.credits} | {c.performer for c in title.characters if c.performer}
+    return [c for p in people for c in p.consents if grant_status(c) == "active"]
+
+
 def summary_markdown(audit: dict[str, Any], provider: str) -> str:
     """A public summary of the training content of one dataset version (markdown)."""
     d = audit["dataset"]
     years = sorted(t["year"] for t in audit["titles"] if t["year"])
+    performers = sorted({p for t in audit["titles"] for p in t["performers"]})
+    consents = sorted({c for t in audit["titles"] for c in t["consents"]})
+    # CC BY asks that changes be indicated and the licence linked (its SPDX id where no URL is recorded)
+    urls = {
+        t["grant"]["licence_url"] or t["grant"]["licence"]
+        for t in audit["titles"]
+        if t["grant"]["attribution_required"]
+    }
     span = f"{years[0]}-{years[-1]}" if years else "unknown"
     lines = [
         f"# Summary of training content: {d['label']}",
@@ -95,9 +111,19 @@ def summary_markdown(audit: dict[str, Any], provider: str) -> str:
         "window, revocation, restrictions); titles without a valid grant were left out.",
         "- Titles left out: " + ("; ".join(f"{e['title_id']} ({e['reason']})" for e in audit["excluded"]) or "none"),
         f"- Curation filters: {', '.join(f'{k}={v}' for k, v in d['settings']['filters'].items())}",
-        "- Performers: likeness and voice of performers are protected by the consent registry at generation time.",
+        f"- Performers credited in these titles: {len(performers)}; likeness consents in force: "
+        + ("; ".join(consents) if consents else "none"),
         "",
         "## Attribution",
         *[f"- {line}" for line in audit["attribution_lines"]],
+        *(
+            [
+                "",
+                "Changes: the titles above were cut into short clips, cropped, scaled and re-encoded for training.",
+                "Licences: " + ", ".join(sorted(urls)),
+            ]
+            if urls
+            else []
+        ),
     ]
     return "\n".join(lines) + "\n"
