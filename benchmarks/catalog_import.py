@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -21,6 +20,9 @@ from cinefoundry.catalog.importer import import_catalog
 from cinefoundry.catalog.sources import discover
 from cinefoundry.demo import find_samples
 from cinefoundry.workspace import Workspace
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import machine, record
 
 
 def decode_only(path: str) -> tuple[int, float]:
@@ -45,12 +47,6 @@ def run_import(samples: Path, probe: str, workers: int) -> float:
         assert report.ok, report.errors
         ws.close()
     return seconds
-
-
-def machine() -> str:
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-        cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "?")
-    return f"{platform.node() or 'host'}: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def main() -> None:
@@ -84,10 +80,7 @@ def main() -> None:
         lines.append(
             f"| import --probe {probe} --workers {workers} | {seconds:.2f} | {footage / seconds:.1f} | {ratio:.2f} |"
         )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    with open(Path(__file__).with_name("RESULTS.md"), "a", encoding="utf-8") as f:
-        f.write("\n" + text)
+    record("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

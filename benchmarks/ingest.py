@@ -40,7 +40,7 @@ from cinefoundry.testing.film import make_film
 from cinefoundry.workspace import Workspace
 
 sys.path.insert(0, str(Path(__file__).parent))
-from catalog_import import machine
+from common import machine, record
 
 
 def decode_only(path: str) -> tuple[float, float]:
@@ -205,10 +205,7 @@ def main() -> None:
     lines += ["", "| shot detection | tier | hard cuts | gradual | false cuts |", "|---|---|---|---|---|"]
     lines += film_quality(not args.skip_transnet)
     lines += samples_quality(media, not args.skip_transnet)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    with open(Path(__file__).with_name("RESULTS.md"), "a", encoding="utf-8") as f:
-        f.write("\n" + text)
+    record("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -68,38 +68,44 @@ def open_source(uri: str) -> Iterator[str | BinaryIO]:
     yield path
 
 
-def probe_media(uri: str, mode: str = "full") -> MediaProbe:
-    """Measure `uri`; raise MediaError naming the file and the problem when it is not a usable video."""
-    if mode not in PROBE_MODES:
-        raise ValueError(f"probe mode must be one of {PROBE_MODES}, not {mode!r}")
+@contextmanager
+def open_video(uri: str) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
+    """The container and its main video stream (cover art skipped); MediaError when that cannot be had."""
     with open_source(uri) as source:
         try:
             container = av.open(source)
         except av.error.FFmpegError as exc:
             raise MediaError(uri, f"cannot be opened as a video (not a media file, or truncated): {exc}") from exc
         with container:
-            stream = _video_stream(uri, container)
-            stream.thread_type = "AUTO"
-            frames, first, end = (
-                _decode_all(uri, container, stream) if mode == "full" else _count_packets(uri, container, stream)
-            )
-            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-            tb = stream.time_base or Fraction(1, 1)
-            duration = float((end - first) * tb) if end > first else (frames / float(rate) if rate else 0.0)
-            _check_complete(uri, container, stream, frames, duration)
-            fps = Fraction(rate) if rate else Fraction(frames) / Fraction(duration or 1)
-            return MediaProbe(
-                container=container.format.name,
-                video_codec=stream.codec_context.name,
-                audio_codecs=[a.codec_context.name for a in container.streams.audio],
-                width=stream.codec_context.width,
-                height=stream.codec_context.height,
-                fps=round(float(fps), 6),
-                fps_rational=f"{fps.numerator}/{fps.denominator}",
-                frame_count=frames,
-                duration_s=round(duration, 6),
-                probe=f"pyav-{av.__version__}:{mode}",
-            )
+            yield container, _video_stream(uri, container)
+
+
+def probe_media(uri: str, mode: str = "full") -> MediaProbe:
+    """Measure `uri`; raise MediaError naming the file and the problem when it is not a usable video."""
+    if mode not in PROBE_MODES:
+        raise ValueError(f"probe mode must be one of {PROBE_MODES}, not {mode!r}")
+    with open_video(uri) as (container, stream):
+        stream.thread_type = "AUTO"
+        frames, first, end = (
+            _decode_all(uri, container, stream) if mode == "full" else _count_packets(uri, container, stream)
+        )
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        tb = stream.time_base or Fraction(1, 1)
+        duration = float((end - first) * tb) if end > first else (frames / float(rate) if rate else 0.0)
+        _check_complete(uri, container, stream, frames, duration)
+        fps = Fraction(rate) if rate else Fraction(frames) / Fraction(duration or 1)
+        return MediaProbe(
+            container=container.format.name,
+            video_codec=stream.codec_context.name,
+            audio_codecs=[a.codec_context.name for a in container.streams.audio],
+            width=stream.codec_context.width,
+            height=stream.codec_context.height,
+            fps=round(float(fps), 6),
+            fps_rational=f"{fps.numerator}/{fps.denominator}",
+            frame_count=frames,
+            duration_s=round(duration, 6),
+            probe=f"pyav-{av.__version__}:{mode}",
+        )
 
 
 def _video_stream(uri: str, container: av.container.InputContainer) -> av.video.stream.VideoStream:

@@ -14,7 +14,7 @@ import av
 import cv2
 import numpy as np
 
-from cinefoundry.catalog.probe import open_source
+from cinefoundry.catalog.probe import open_video
 from cinefoundry.core.errors import MediaError
 
 YUV420 = ("yuv420p", "yuvj420p")
@@ -63,36 +63,30 @@ def clip_size(crop: Crop, short_side: int) -> tuple[int, int]:
 
 def decode(uri: str, crop: Crop, fps: int, size: tuple[int, int], analysis_width: int) -> Iterator[Frame]:
     """Decode `uri` once; yields every frame with its analysis image and, on clip-rate slots, its picture."""
-    with open_source(uri) as source:
+    with open_video(uri) as (container, stream):
+        stream.thread_type = "AUTO"
+        rate = float(stream.average_rate or stream.guessed_rate or 24)
+        t0, last_slot, index = None, -1, 0
         try:
-            container = av.open(source)
+            for frame in container.decode(stream):
+                if frame.format.name not in YUV420:
+                    frame = frame.reformat(format="yuv420p")
+                t = float(frame.time) if frame.time is not None else index / rate
+                t0 = t if t0 is None else t0
+                # Clip-rate slots this frame covers (several when the source rate is below the clip rate).
+                slot = round((t - t0) * fps)
+                slots = list(range(last_slot + 1, slot + 1)) if slot > last_slot else []
+                last_slot = max(last_slot, slot)
+                planes = yuv_planes(frame)
+                small = _small_bgr(planes, analysis_width)
+                picture = _picture(planes, crop, size) if slots else None
+                yield Frame(index, t - t0, small, slots, picture)
+                index += 1
         except av.error.FFmpegError as exc:
-            raise MediaError(uri, f"cannot be opened as a video: {exc}") from exc
-        with container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            rate = float(stream.average_rate or stream.guessed_rate or 24)
-            t0, last_slot, index = None, -1, 0
-            try:
-                for frame in container.decode(stream):
-                    if frame.format.name not in YUV420:
-                        frame = frame.reformat(format="yuv420p")
-                    t = float(frame.time) if frame.time is not None else index / rate
-                    t0 = t if t0 is None else t0
-                    # Clip-rate slots this frame covers (several when the source rate is below the clip rate).
-                    slot = round((t - t0) * fps)
-                    slots = list(range(last_slot + 1, slot + 1)) if slot > last_slot else []
-                    last_slot = max(last_slot, slot)
-                    planes = _planes(frame)
-                    small = _small_bgr(planes, analysis_width)
-                    picture = _picture(planes, crop, size) if slots else None
-                    yield Frame(index, t - t0, small, slots, picture)
-                    index += 1
-            except av.error.FFmpegError as exc:
-                raise MediaError(uri, f"decoding failed at frame {index}: {exc}") from exc
+            raise MediaError(uri, f"decoding failed at frame {index}: {exc}") from exc
 
 
-def _planes(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def yuv_planes(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Views (no copy) of the Y, U and V planes, cut to the picture size."""
     w, h = frame.width, frame.height
     cw, ch = (w + 1) // 2, (h + 1) // 2

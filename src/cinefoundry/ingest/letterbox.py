@@ -5,8 +5,8 @@ from __future__ import annotations
 import av
 import numpy as np
 
-from cinefoundry.catalog.probe import open_source
-from cinefoundry.ingest.frames import YUV420, Crop, _planes
+from cinefoundry.catalog.probe import open_video
+from cinefoundry.ingest.frames import YUV420, Crop, yuv_planes
 
 BAR_LUMA = 24  # a bar row stays below this (video-range black is 16) in every sampled frame
 SAMPLES = 12
@@ -16,8 +16,7 @@ MIN_KEEP = 0.5  # never crop away more than half of either dimension
 
 def find_crop(uri: str, enabled: bool = True, samples: int = SAMPLES) -> Crop:
     """The picture area inside black bars that stay black in every sampled keyframe."""
-    with open_source(uri) as source, av.open(source) as container:
-        stream = container.streams.video[0]
+    with open_video(uri) as (container, stream):
         w, h = stream.codec_context.width, stream.codec_context.height
         full = Crop(0, 0, w - w % 2, h - h % 2)
         if not enabled:
@@ -51,7 +50,7 @@ def _sample_luma(container, stream, samples: int) -> list[tuple[np.ndarray, np.n
                     seen.add(frame.pts)
                     if frame.format.name not in YUV420:
                         frame = frame.reformat(format="yuv420p")
-                    y = _planes(frame)[0]
+                    y = yuv_planes(frame)[0]
                     out.append((y.mean(axis=1), y.mean(axis=0)))
                 break
             if not duration:
