@@ -196,3 +196,14 @@ def test_new_captions_add_a_column_that_survives_a_rerun_and_purge_removes_a_tit
     assert removed["catalog_clips"] > 0 and removed["markers"] == 1
     assert {r["title_id"] for r in catalog.rows(columns=["title_id"])} == {"harbour"}
     assert len(catalog.rows(columns=["clip_id"], version=removed["catalog_version"] - 1)) == len(ids)
+
+
+def test_the_clip_catalog_is_compacted_once_fragments_add_up(library: Workspace):
+    ingest(library)
+    catalog = ClipCatalog(library.clips_uri)
+    rows = catalog.rows(columns=["clip_id", "video_sha256"])
+    assert len(catalog.dataset().get_fragments()) == 3, "one fragment per committed file"
+    assert catalog.compact(min_fragments=2)
+    assert len(catalog.dataset().get_fragments()) == 1
+    assert sorted(catalog.rows(columns=["clip_id", "video_sha256"]), key=str) == sorted(rows, key=str)
+    assert not catalog.compact(min_fragments=2)

@@ -156,10 +156,13 @@ class ClipCatalog:
             ds.delete(where)
         return count
 
-    def compact(self) -> None:
+    def compact(self, min_fragments: int = 16) -> bool:
+        """Merge small fragments (each committed file adds one) once there are many; True if it did."""
         ds = self.dataset()
-        if ds is not None:
-            ds.optimize.compact_files()
+        if ds is None or len(ds.get_fragments()) < min_fragments:
+            return False
+        ds.optimize.compact_files()
+        return True
 
 
 def _extra_captions(ds: lance.LanceDataset) -> list[str]:

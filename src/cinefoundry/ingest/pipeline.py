@@ -20,7 +20,7 @@ from cinefoundry.ingest import attributes
 from cinefoundry.ingest.captions import ClipContext, StructuredCaptioner, TitleFacts
 from cinefoundry.ingest.clips import clip_id, encode_clip
 from cinefoundry.ingest.config import IngestConfig
-from cinefoundry.ingest.frames import Crop, clip_size, decode, luma, yuv_to_bgr
+from cinefoundry.ingest.frames import clip_size, decode, luma
 from cinefoundry.ingest.letterbox import find_crop
 from cinefoundry.ingest.shots import HardCutDetector, TransNetDetector
 from cinefoundry.ingest.text import text_coverage
@@ -226,11 +226,3 @@ def _span_of(clip: ClipRecord, spans: list[dict]) -> str | None:
         if overlap >= 0.5 * (clip.end_s - clip.start_s):
             return span["kind"]
     return None
-
-
-def middle_frame(pictures: list) -> object:
-    """The middle frame of a clip as BGR (for captioners and contact sheets)."""
-    return yuv_to_bgr(pictures[len(pictures) // 2])
-
-
-__all__ = ["ClipRecord", "Crop", "MediaResult", "MediaTask", "middle_frame", "process_media"]

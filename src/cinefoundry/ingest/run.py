@@ -117,6 +117,7 @@ def run_ingest(
             reporter.step(os.path.basename(task.uri))
     finally:
         reporter.end()
+    catalog.compact()  # one fragment per committed file: merge them once they add up
     _count_verdicts(catalog, cfg, report)
     report.wall_s = time.perf_counter() - started
     return report
