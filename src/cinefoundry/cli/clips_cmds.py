@@ -156,8 +156,11 @@ def caption_cmd(
         progress = reporter(as_json)
         progress.begin(f"captioning with {captioner.name}", len(rows))
         captions = {}
-        for r in rows:
-            frame = middle_frame(catalog.videos([r["clip_id"]])[r["clip_id"]])[:, :, ::-1]
+        videos: dict[str, bytes] = {}
+        for i, r in enumerate(rows):
+            if r["clip_id"] not in videos:  # one catalog read per batch of clips, not per clip
+                videos = catalog.videos([x["clip_id"] for x in rows[i : i + 64]])
+            frame = middle_frame(videos[r["clip_id"]])[:, :, ::-1]
             context = ClipContext(facts[r["title_id"]], row_scores(r), r["start_s"], r["end_s"], frame=frame)
             captions[r["clip_id"]] = captioner.caption(context)
             progress.step(r["clip_id"][:12])

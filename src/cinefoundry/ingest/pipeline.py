@@ -191,16 +191,28 @@ class _Boundaries:
 
     def __init__(self, hard: HardCutDetector, tier2: TransNetDetector | None):
         self.hard, self.tier2 = hard, tier2
+        self._cuts: set[int] = set()
+        self._seen = [0, 0]  # how many cuts of each tier are already in the set
+        self._span = 0  # first span that may still cover a released frame
 
     def final_upto(self) -> int:
         upto = self.hard.final_upto
         return upto if self.tier2 is None else min(upto, self.tier2.final_upto)
 
     def is_cut(self, i: int) -> bool:
-        return i in self.hard.cuts or (self.tier2 is not None and i in self.tier2.found.cuts)
+        # Asked once per frame: the detectors' growing lists feed a set, never a scan.
+        for k, cuts in enumerate((self.hard.cuts, self.tier2.found.cuts if self.tier2 else [])):
+            self._cuts.update(cuts[self._seen[k] :])
+            self._seen[k] = len(cuts)
+        return i in self._cuts
 
     def in_transition(self, i: int) -> bool:
-        return self.tier2 is not None and any(a <= i <= b for a, b in self.tier2.found.spans)
+        if self.tier2 is None:
+            return False
+        spans = self.tier2.found.spans  # in order, and frames are released in order
+        while self._span < len(spans) and spans[self._span][1] < i:
+            self._span += 1
+        return self._span < len(spans) and spans[self._span][0] <= i
 
 
 def _text_spans(series: list[tuple[float, float, float]], step_s: float) -> list[dict]:
