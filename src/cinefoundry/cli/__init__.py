@@ -11,6 +11,7 @@ from cinefoundry.cli import (
     dataset_cmds,
     demo_cmds,
     ingest_cmds,
+    models_cmds,
     rights_cmds,
     talent_cmds,
     workspace_cmds,
@@ -31,6 +32,7 @@ app.add_typer(rights_cmds.app, name="rights")
 app.add_typer(talent_cmds.app, name="talent")
 app.add_typer(clips_cmds.app, name="clips")
 app.add_typer(dataset_cmds.app, name="dataset")
+app.add_typer(models_cmds.app, name="models")
 app.add_typer(audit_cmds.app, name="audit")
 
 

@@ -126,14 +126,15 @@ def remove_title_cmd(
     """A new version without the title; lists every dataset version (and model) that relied on it."""
     with workspace(home) as ws:
         result, affected = remove_title(ws.session, ws.store, name, title, reason, ws.actor)
-    doc = {"version": result.version, "affected_dataset_versions": affected, "affected_models": []}
+    doc = {"version": result.version, "affected_dataset_versions": affected, "affected_models": result.affected_models}
     if as_json:
         emit_json(doc)
         return
     v = result.version
     out.print(f"[bold yellow]{v['label']}[/]: {v['note']} ({v['clips']} clips remain)")
     out.print("dataset versions that contained it: " + ", ".join(a["label"] for a in affected))
-    out.print("models trained on them: none registered")
+    models = [f"{m['label']} (on {m['dataset'] or 'no dataset'})" for m in result.affected_models]
+    out.print("models marked affected: " + (", ".join(models) or "none"))
 
 
 def _print_audit(doc: dict) -> None:

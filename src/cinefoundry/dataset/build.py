@@ -82,6 +82,7 @@ class BuildResult:
     titles: list[dict[str, Any]]
     exclusions: list[dict[str, str]]
     rejected: dict[str, int]  # clips left out by reason kind
+    affected_models: list[dict[str, Any]] = field(default_factory=list)  # remove-title: models marked affected
 
 
 def build_dataset(
@@ -126,7 +127,14 @@ def remove_title(
     reason: str,
     actor: str,
 ) -> tuple[BuildResult, list[dict[str, Any]]]:
-    """A new version of `name` without one title; returns it and every dataset version that contained it."""
+    """A new version of `name` without one title; returns it and every dataset version that contained it.
+
+    Every registered model that relied on the title is marked affected (`result.affected_models`), in the same
+    transaction: nothing is deleted, and no caller can remove a title without the models hearing of it.
+    """
+    # the registry is a later stage; imported here, not at the top, so the dataset stage loads without it
+    from cinefoundry.registry.registry import mark_affected
+
     if not reason.strip():
         raise CinefoundryError("removing a title needs a reason (licence ended, takedown, ...)")
     with session("dataset.remove_title") as s:
@@ -150,6 +158,12 @@ def remove_title(
                 .where(DatasetTitle.title_id == title.id)
                 .order_by(DatasetVersion.name, DatasetVersion.number)
             )
+        ]
+        note = f"{title.id} removed from {parent.name} (new version {result.version['label']}): {reason.strip()}"
+        models = mark_affected(s, title.id, note)
+        result.affected_models = [
+            {"id": m.id, "label": m.label, "dataset": m.dataset.label if m.dataset else None, "status": m.status}
+            for m in models
         ]
     return result, affected
 
