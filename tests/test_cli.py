@@ -40,7 +40,7 @@ def leaf_commands(group, prefix: str = "") -> list[tuple[str, object]]:
 
 def test_every_command_accepts_json() -> None:
     commands = leaf_commands(typer.main.get_command(app))
-    assert len(commands) == 32, [name for name, _ in commands]
+    assert len(commands) == 34, [name for name, _ in commands]
     missing = [name for name, cmd in commands if not any("--json" in p.opts for p in cmd.params)]
     assert missing == []
 
@@ -136,7 +136,9 @@ def test_the_console_script_runs_the_demo(tmp_path: Path, samples: Path) -> None
     """The README's demo command, as installed: a real process, the real samples, a fresh SQLite workspace."""
     exe = Path(sys.executable).with_name("cinefoundry")
     env = os.environ | {"CINEFOUNDRY_SAMPLES": str(samples), "COLUMNS": "120"}
-    done = subprocess.run([exe, "demo", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [exe, "demo", "--recipe", "tiny", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["ok"] and result["import"]["frames_match"]
@@ -148,8 +150,11 @@ def test_the_console_script_runs_the_demo(tmp_path: Path, samples: Path) -> None
     assert all(t["rejected"] for t in result["ingest"]["titles"]), "every title has rejects, each with a reason"
     assert result["dataset"]["version"]["label"] == "demo@v1"
     assert len(result["dataset"]["attribution_lines"]) == 4
+    assert result["train"]["model"]["label"] == "demo@v1" and result["eval"]["title_recognition"]["clips"] == 8
     assert all("CC BY 3.0" in line for line in result["dataset"]["attribution_lines"])
-    again = subprocess.run([exe, "demo"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [exe, "demo", "--recipe", "tiny"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert again.returncode == 0, again.stderr
     assert "frame counts measured by decoding match title.json for 8/8 files" in again.stdout
     assert "6. dataset demo@v1" in again.stdout, "the demo recreates its workspace, so the version is v1 again"

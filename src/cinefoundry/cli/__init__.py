@@ -10,10 +10,12 @@ from cinefoundry.cli import (
     clips_cmds,
     dataset_cmds,
     demo_cmds,
+    eval_cmds,
     ingest_cmds,
     models_cmds,
     rights_cmds,
     talent_cmds,
+    train_cmds,
     workspace_cmds,
 )
 
@@ -27,6 +29,8 @@ app = typer.Typer(
 app.command("init")(workspace_cmds.init)
 app.command("demo")(demo_cmds.demo)
 app.command("ingest")(ingest_cmds.ingest)
+app.command("train")(train_cmds.train)
+app.command("eval")(eval_cmds.evaluate)
 app.add_typer(catalog_cmds.app, name="catalog")
 app.add_typer(rights_cmds.app, name="rights")
 app.add_typer(talent_cmds.app, name="talent")

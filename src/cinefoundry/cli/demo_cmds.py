@@ -19,12 +19,15 @@ def demo(
     samples: Annotated[
         Path | None, typer.Option(envvar="CINEFOUNDRY_SAMPLES", help="Sample library (default ../shared/samples).")
     ] = None,
+    recipe: Annotated[str, typer.Option(help="Model recipe to train: demo (~9 min on 2 cores) or tiny (seconds).")] = (
+        "demo"
+    ),
     as_json: JsonOpt = False,
 ) -> None:
     """Run every stage on the sample library into a fresh workspace and say what each did."""
     library = find_samples(samples)
     echo = (lambda _line: None) if as_json else (lambda line: out.print(line, highlight=False))
-    result = run_demo(home.resolve(), library, echo, reporter(as_json))
+    result = run_demo(home.resolve(), library, echo, reporter(as_json), recipe)
     if as_json:
         emit_json(result)
     else:

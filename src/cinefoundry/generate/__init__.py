@@ -1,0 +1,1 @@
+"""Generation: one pipeline over a registered model, with an explicit denoising loop."""

@@ -1,0 +1,165 @@
+"""Recipes: typed configs that fix a model's geometry and how it is trained, from unit-test size to Wan 2.1.
+
+`tiny` runs in seconds (tests), `demo` is the CPU demo on the samples, `wan-1.3b` is Wan 2.1 T2V 1.3B's
+geometry (load real weights with --init-from), `studio-s|m|l` are from-scratch sizes for GPU clusters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from cinefoundry.core.errors import InputError
+from cinefoundry.models.denoiser import DenoiserConfig
+from cinefoundry.models.text import TextEncoderConfig
+from cinefoundry.models.vae import VAEConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings of both stages (VAE, then denoiser)."""
+
+    vae_steps: int = 600
+    vae_batch: int = 8
+    vae_lr: float = 2e-3
+    vae_kl_weight: float = 1e-6
+    vae_seconds: float | None = None  # a time budget: stop the VAE stage early when spent
+    vae_noise: float = 0.0  # posterior noise while training (0: the mean; noise early on slows a small VAE)
+    vae_frames: int | None = None  # train the VAE on crops this long (None: whole windows)
+    vae_gate_db: float | None = 1.0  # held-out PSNR over the mean clip the VAE must reach (None: unchecked)
+    steps: int = 2000
+    batch: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup: int = 50
+    seconds: float | None = None  # time budget of the denoiser stage
+    ema_decay: float = 0.995
+    caption_dropout: float = 0.1  # captions replaced by the empty prompt: classifier-free guidance
+    timestep_mean: float = 0.0  # logit-normal timesteps (SD3): sigma = sigmoid(N(mean, std))
+    timestep_std: float = 1.0
+    shift: float = 1.0  # sigma -> shift*sigma / (1 + (shift-1)*sigma): more noise for bigger latents
+    # conditioning: probability of giving clean latent frames (first / last / both / random / prefix)
+    cond_first: float = 0.15
+    cond_last: float = 0.05
+    cond_both: float = 0.05
+    cond_random: float = 0.05
+    cond_prefix: float = 0.05
+    gradient_checkpointing: bool = False
+    compile: bool = True  # torch.compile the denoiser's blocks on GPUs (ignored on CPUs)
+    precision: str = "auto"  # bf16 autocast on GPUs, fp32 on CPUs
+    title_balance: float = 0.5  # sampling weight of a title ~ (its windows)^(1 - this): 0 natural, 1 equal titles
+    seed: int = 0
+    holdout: float = 0.15
+    log_every: int = 10
+    checkpoint_every: int = 500
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything a training run needs besides the data."""
+
+    name: str
+    vae: VAEConfig = field(default_factory=VAEConfig)
+    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
+    text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def with_overrides(self, **train: Any) -> Recipe:
+        """A copy with some training settings changed (e.g. steps), checked against the known names."""
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        unknown = set(train) - known
+        if unknown:
+            raise InputError("recipe", f"unknown training settings {sorted(unknown)}; known: {sorted(known)}")
+        return dataclasses.replace(self, train=dataclasses.replace(self.train, **train))
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Recipe:
+        den = dict(doc["denoiser"], patch_size=tuple(doc["denoiser"]["patch_size"]))
+        vae = dict(doc["vae"], block_out_channels=tuple(doc["vae"]["block_out_channels"]),
+                   downsample=tuple(doc["vae"]["downsample"]))  # fmt: skip
+        return cls(doc["name"], VAEConfig(**vae), DenoiserConfig(**den), TextEncoderConfig(**doc["text"]),
+                   TrainConfig(**doc["train"]))  # fmt: skip
+
+
+def _wan(name: str, layers: int, heads: int, ffn: int, steps: int, text: str = "umt5") -> Recipe:
+    return Recipe(
+        name,
+        VAEConfig(kind="wan", latent_channels=16),
+        DenoiserConfig(
+            num_layers=layers,
+            num_attention_heads=heads,
+            attention_head_dim=128,
+            ffn_dim=ffn,
+            patch_size=(1, 2, 2),
+            freq_dim=256,
+            rope_max_seq_len=1024,
+        ),
+        TextEncoderConfig(kind=text, max_length=512),
+        TrainConfig(
+            vae_steps=0,
+            steps=steps,
+            batch=8,
+            lr=1e-4,
+            warmup=500,
+            ema_decay=0.9999,
+            shift=5.0,
+            gradient_checkpointing=True,
+            log_every=50,
+            checkpoint_every=1000,
+        ),
+    )
+
+
+RECIPES: dict[str, Recipe] = {
+    "tiny": Recipe(
+        "tiny",
+        VAEConfig(latent_channels=4, block_out_channels=(8,), downsample=(True,)),
+        DenoiserConfig(num_layers=1, num_attention_heads=2, attention_head_dim=8, ffn_dim=32, freq_dim=16),
+        TextEncoderConfig(kind="t5-tiny", max_length=16),
+        TrainConfig(
+            vae_steps=4,
+            vae_batch=2,
+            vae_gate_db=None,
+            steps=6,
+            batch=4,
+            warmup=2,
+            log_every=1,
+            checkpoint_every=3,
+            ema_decay=0.9,
+        ),
+    ),
+    "demo": Recipe(
+        "demo",
+        VAEConfig(latent_channels=16, block_out_channels=(32, 64), downsample=(True, False)),
+        DenoiserConfig(num_layers=4, num_attention_heads=4, attention_head_dim=32, ffn_dim=512, patch_size=(1, 2, 2)),
+        TextEncoderConfig(kind="minilm", max_length=48),
+        TrainConfig(
+            vae_steps=4000,
+            vae_seconds=200,
+            vae_frames=5,
+            vae_lr=1e-3,
+            steps=20000,
+            seconds=330,
+            batch=16,
+            lr=1e-3,
+            warmup=100,
+        ),
+    ),
+    # Wan 2.1 T2V 1.3B: 30 layers, 12 heads x 128, FFN 8960, UMT5-XXL text, Wan VAE
+    "wan-1.3b": _wan("wan-1.3b", 30, 12, 8960, 20000),
+    "studio-s": _wan("studio-s", 20, 8, 4096, 100000),
+    "studio-m": _wan("studio-m", 30, 12, 8960, 200000),
+    "studio-l": _wan("studio-l", 40, 40, 13824, 400000),  # Wan 2.1 14B geometry
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    """The named recipe, or a clear error listing the known ones."""
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise InputError("recipe", f"unknown recipe {name!r}; known: {', '.join(RECIPES)}") from None

@@ -1,0 +1,1 @@
+"""Training: the flow-matching objective, the trainer, parallelism, checkpoints, LoRA."""

@@ -1,0 +1,243 @@
+"""One training stage as a resumable loop: AdamW, warmup + cosine, EMA, checkpoints, a time budget.
+
+Everything random in step k (data order, noise, timesteps, dropout) is drawn from generators seeded by
+(seed, k), for the whole global batch, and each rank takes its slice: a resumed run repeats an uninterrupted
+one exactly, and N ranks see what one process with the same global batch sees.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cinefoundry.core.progress import SILENT, Reporter
+from cinefoundry.train.parallel import Parallel, full_tensor, load_full_tensor
+
+PLAN_FROM, PLAN_AT = 5, 25  # with a time budget: steps PLAN_FROM..PLAN_AT are timed to fix the step count
+
+# loss_fn(model, global_indices, rank_slice, generator) -> scalar loss of this rank's slice
+LossFn = Callable[[torch.nn.Module, torch.Tensor, slice, torch.Generator], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """How one stage trains. `batch` is global (split across ranks); `seconds` caps wall time."""
+
+    name: str
+    steps: int
+    batch: int
+    lr: float
+    warmup: int = 0
+    weight_decay: float = 0.0
+    ema_decay: float | None = None
+    seconds: float | None = None
+    seed: int = 0
+    log_every: int = 10
+    checkpoint_every: int = 500
+    precision: str = "auto"
+
+
+@dataclass
+class StageResult:
+    """What a stage did: the losses per step (global means), steps run, wall seconds, samples per second."""
+
+    losses: list[float] = field(default_factory=list)
+    steps: int = 0
+    planned: int = 0
+    seconds: float = 0.0
+    resumed_from: int = 0
+
+    batch: int = 0
+
+    @property
+    def samples_per_s(self) -> float:
+        return 0.0 if not self.seconds else self.steps * self.batch / self.seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        tail = self.losses[-50:]
+        return {"steps": self.steps, "planned_steps": self.planned, "seconds": round(self.seconds, 1),
+                "samples_per_s": round(self.samples_per_s, 2), "resumed_from": self.resumed_from,
+                "final_loss": sum(tail) / len(tail) if tail else None}  # fmt: skip
+
+
+def batch_indices(step: int, batch: int, n: int, seed: int) -> torch.Tensor:
+    """The global batch of step `step`: positions step*batch.. of an endless run of per-epoch permutations."""
+    out, pos = [], step * batch
+    perms: dict[int, torch.Tensor] = {}
+    for p in range(pos, pos + batch):
+        epoch = p // n
+        if epoch not in perms:
+            perms[epoch] = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+        out.append(perms[epoch][p % n])
+    return torch.stack(out)
+
+
+def step_generator(seed: int, step: int, stage: str) -> torch.Generator:
+    """The generator of everything random in one step (same on every rank)."""
+    return torch.Generator().manual_seed((seed * 7919 + step) * 31 + sum(stage.encode()))
+
+
+class TrainingLoop:
+    """Train `model` with `loss_fn` on `n_items` items; checkpoints to `folder/state-<stage>.pt`."""
+
+    def __init__(self, spec: StageSpec, model: torch.nn.Module, loss_fn: LossFn, n_items: int, par: Parallel,
+                 folder: Path, reporter: Reporter = SILENT, stop_after: int | None = None):  # fmt: skip
+        if spec.batch % par.world_size:
+            raise ValueError(f"global batch {spec.batch} must divide by the {par.world_size} ranks")
+        self.spec, self.loss_fn, self.n, self.par, self.reporter = spec, loss_fn, n_items, par, reporter
+        self.model = par.wrap(model)
+        self.stop_after = stop_after  # stop (as if interrupted) after this many steps in this process: tests
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        decay = [p for p in params if p.ndim >= 2]
+        flat = [p for p in params if p.ndim < 2]  # norms and biases: no weight decay
+        groups = [{"params": decay, "weight_decay": spec.weight_decay}, {"params": flat, "weight_decay": 0.0}]
+        fused = par.device.type == "cuda"  # one kernel for the whole update on GPUs
+        self.opt = torch.optim.AdamW(groups, lr=spec.lr, betas=(0.9, 0.99), eps=1e-8, fused=fused)
+        self.ema = [p.detach().clone().float() for p in params] if spec.ema_decay else None
+        self.params = params
+        self.path = folder / f"state-{spec.name}.pt"
+        self.result = StageResult(batch=spec.batch)
+        self.step = 0
+        self.elapsed = 0.0
+        self.planned_fixed = False  # with a time budget: the step count is fixed once, then saved
+
+    # -- schedule ---------------------------------------------------------------------------------------
+    def lr_at(self, step: int) -> float:
+        """Linear warmup, then cosine decay to a tenth over the planned steps."""
+        spec, planned = self.spec, max(1, self.result.planned)
+        if step < spec.warmup:
+            return spec.lr * (step + 1) / spec.warmup
+        progress = min(1.0, (step - spec.warmup) / max(1, planned - spec.warmup))
+        return spec.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    def _plan(self, spent: float, seconds_per_step: float) -> None:
+        """With a time budget, fix the step count once from measured speed (then it is part of the state)."""
+        if self.spec.seconds and seconds_per_step > 0:
+            fit = self.step + int((self.spec.seconds - spent) / seconds_per_step)
+            planned = self.par.broadcast(max(self.spec.warmup + 1, min(self.spec.steps, fit)))
+            self.result.planned = planned
+
+    # -- the loop -----------------------------------------------------------------------------------------
+    def run(self) -> StageResult:
+        """Train to the planned step count, resuming from the stage's checkpoint when there is one."""
+        self.result.planned = self.spec.steps
+        self._resume()
+        self.result.resumed_from = self.step
+        autocast = self.par.device.type == "cuda" and self.spec.precision in ("auto", "bf16")
+        self.reporter.begin(f"training {self.spec.name}", self.result.planned)
+        for _ in range(self.step):
+            self.reporter.step()
+        ran, start, window = 0, time.perf_counter(), time.perf_counter()
+        mark = start
+        while self.step < self.result.planned:
+            if self.stop_after is not None and ran >= self.stop_after:
+                break
+            loss = self._one_step(autocast)
+            self.step += 1
+            ran += 1
+            self.result.losses.append(loss)
+            if ran == PLAN_FROM:
+                mark = time.perf_counter()  # the first steps are slow (allocations, caches): not timed
+            if self.spec.seconds and not self.planned_fixed and ran == min(PLAN_AT, self.result.planned - 1):
+                per_step = (time.perf_counter() - mark) / (ran - PLAN_FROM) if ran > PLAN_FROM else 0.0
+                self._plan(time.perf_counter() - start, per_step)
+                self.planned_fixed = True
+                self.reporter.end()
+                self.reporter.begin(f"training {self.spec.name}", self.result.planned)
+                for _ in range(self.step):
+                    self.reporter.step()
+            rate = self.spec.batch / max(1e-9, time.perf_counter() - window)
+            window = time.perf_counter()
+            self.reporter.step(f"loss {loss:.4f} · {rate:.1f} samples/s")
+            if self.step % self.spec.checkpoint_every == 0 or self.step == self.result.planned:
+                self.elapsed_now = self.elapsed + time.perf_counter() - start
+                self.save()
+        self.reporter.end()
+        self.elapsed += time.perf_counter() - start
+        self.result.steps, self.result.seconds = self.step, self.elapsed
+        return self.result
+
+    def _one_step(self, autocast: bool) -> float:
+        spec, rank, world = self.spec, self.par.rank, self.par.world_size
+        idx = batch_indices(self.step, spec.batch, self.n, spec.seed)
+        local = spec.batch // world
+        part = slice(rank * local, (rank + 1) * local)
+        gen = step_generator(spec.seed, self.step, spec.name)
+        for g in self.opt.param_groups:
+            g["lr"] = self.lr_at(self.step)
+        self.model.train()
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+            loss = self.loss_fn(self.model, idx, part, gen)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            decay = min(self.spec.ema_decay, (1 + self.step) / (10 + self.step))
+            with torch.no_grad():
+                torch._foreach_lerp_(self.ema, [p.detach().float() for p in self.params], 1 - decay)
+        return float(self.par.mean(loss.detach().float()))
+
+    # -- weights and checkpoints --------------------------------------------------------------------------
+    def ema_state_dict(self) -> dict[str, torch.Tensor]:
+        """The model's state dict with EMA weights in place of the trained ones (all ranks take part)."""
+        if self.ema is None:
+            return self.par.full_state_dict(self.model)
+        live = [p.detach().clone() for p in self.params]
+        with torch.no_grad():
+            for p, e in zip(self.params, self.ema, strict=True):
+                p.copy_(e)
+        state = self.par.full_state_dict(self.model)
+        with torch.no_grad():
+            for p, w in zip(self.params, live, strict=True):
+                p.copy_(w)
+        return state
+
+    def save(self) -> None:
+        """Write the stage's full training state (rank 0 writes; every rank gathers)."""
+        state = {
+            "step": self.step,
+            "planned": self.result.planned,
+            "planned_fixed": self.planned_fixed,
+            "losses": self.result.losses,
+            "elapsed": getattr(self, "elapsed_now", self.elapsed),
+            "model": self.par.full_state_dict(self.model),
+            "optimizer": self.par.optimizer_state(self.model, self.opt),
+            "ema": [full_tensor(e) for e in self.ema] if self.ema is not None else None,
+            "rng": torch.get_rng_state(),
+            "spec": self.spec.__dict__,
+        }
+        if self.par.is_main:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            torch.save(state, tmp)
+            os.replace(tmp, self.path)  # atomic: an interrupted save leaves the previous checkpoint
+        self.par.barrier()
+
+    def _resume(self) -> None:
+        if not self.path.exists():
+            return
+        state = torch.load(self.path, map_location="cpu", weights_only=False)
+        if state["spec"] != self.spec.__dict__:
+            return  # a different stage configuration: start over rather than mix runs
+        self.par.load_full_state_dict(self.model, state["model"])
+        self.par.load_optimizer_state(self.model, self.opt, state["optimizer"])
+        if self.ema is not None and state["ema"] is not None:
+            with torch.no_grad():
+                for e, saved in zip(self.ema, state["ema"], strict=True):
+                    load_full_tensor(e, saved)
+        torch.set_rng_state(state["rng"])
+        self.step, self.elapsed = state["step"], state["elapsed"]
+        self.result.planned, self.result.losses = state["planned"], list(state["losses"])
+        self.planned_fixed = state["planned_fixed"]
+
+    @property
+    def finished(self) -> bool:
+        return self.step >= self.result.planned

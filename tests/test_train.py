@@ -1,0 +1,266 @@
+"""Training end to end on a tiny recipe: a registered model in diffusers layout, exact resume, 2-process DDP
+parity (torchrun, gloo), LoRA, the latent cache, and lineage back to the dataset's grants."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from diffusers import AutoencoderKLLTXVideo, WanTransformer3DModel
+
+from cinefoundry.catalog.importer import import_catalog
+from cinefoundry.core.errors import CinefoundryError
+from cinefoundry.dataset.build import BuildSettings, build_dataset, remove_title
+from cinefoundry.ingest.catalog import ClipCatalog
+from cinefoundry.ingest.run import run_ingest
+from cinefoundry.models.bundle import LORA_FILE, load_bundle
+from cinefoundry.models.recipes import get_recipe
+from cinefoundry.registry.registry import find_model
+from cinefoundry.testing.film import make_shots
+from cinefoundry.train.run import TrainRequest, train_model
+from cinefoundry.workspace import Workspace
+
+TITLES = ["Alpha", "Beta"]
+TINY = get_recipe("tiny")
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    """Two synthetic titles (three shots each) ingested into a dataset `td` of 32x32, 9 frames at 8 fps."""
+    folder = tmp_path_factory.mktemp("train")
+    rows = []
+    for i, title in enumerate(TITLES):
+        make_shots(folder / f"{title}.mp4", [60, 72, 66], size=(128, 72), seed=i + 3)
+        rows.append({"title": title, "kind": "short", "media": f"{title}.mp4", "licence": "CC-BY-4.0"})
+    (folder / "m.json").write_text(json.dumps(rows))
+    ws = Workspace.init(folder / "studio")
+    assert import_catalog(folder / "m.json", ws.session, ws.actor).ok
+    assert run_ingest(ws.session, ws.store, ClipCatalog(ws.clips_uri)).ok
+    settings = BuildSettings(width=32, height=32, frames=9, fps=8)
+    build_dataset(ws.session, ClipCatalog(ws.clips_uri), ws.store, "td", settings, ws.actor)
+    yield ws
+    ws.close()
+
+
+def fresh_run(ws: Workspace) -> None:
+    shutil.rmtree(ws.home / "runs", ignore_errors=True)
+
+
+def test_a_trained_model_is_registered_with_lineage_and_reloads_with_diffusers_classes(studio: Workspace) -> None:
+    fresh_run(studio)
+    report = train_model(studio, TrainRequest("td", TINY, name="tinymodel"))
+    model = report.model
+    assert model is not None and model["label"] == "tinymodel@v1" and model["recipe"] == "tiny"
+    folder = studio.home / model["path"]
+    with studio.session("read") as s:
+        m = find_model(s, "tinymodel")
+        assert m.dataset.label == "td@v1"
+        assert {g.title_id for g in m.grants} == {"alpha", "beta"}
+    bundle = load_bundle(folder)
+    # diffusers' own classes load the same weights and give the same output
+    transformer = WanTransformer3DModel.from_pretrained(folder / "transformer")
+    vae = AutoencoderKLLTXVideo.from_pretrained(folder / "vae")
+    c, f, h, w = bundle.latent_shape
+    x = torch.randn(1, c, f, h, w, generator=torch.Generator().manual_seed(0))
+    text = bundle.text(["A shot from Alpha"])
+    t = torch.tensor([500.0])
+    with torch.no_grad():
+        ours = bundle.transformer(x, t, text, return_dict=False)[0]
+        theirs = transformer(x, t, text, return_dict=False)[0]
+        assert torch.equal(ours, theirs)
+        assert torch.equal(bundle.vae.decode(x).sample, vae.decode(x).sample)
+    assert report.stages["vae"]["psnr"] > report.stages["vae"]["mean_clip_psnr"] - 5  # 4 steps: only a sanity bound
+
+
+def test_an_interrupted_run_resumes_to_exactly_the_same_losses(studio: Workspace) -> None:
+    recipe = TINY.with_overrides(vae_steps=6, steps=8, checkpoint_every=1)
+    fresh_run(studio)
+    whole = train_model(studio, TrainRequest("td", recipe, name="whole"))
+    fresh_run(studio)
+    first = train_model(studio, TrainRequest("td", recipe, name="parts", stop_after=3))
+    assert first.model is None and len(first.losses["vae"]) == 3 and "denoiser" not in first.losses
+    second = train_model(studio, TrainRequest("td", recipe, name="parts", stop_after=5))
+    assert second.model is None and second.stages["denoiser"]["resumed_from"] == 0
+    third = train_model(studio, TrainRequest("td", recipe, name="parts"))
+    assert third.stages["denoiser"]["resumed_from"] == 5 and third.model is not None
+    assert second.losses["vae"] == whole.losses["vae"]
+    assert third.losses["denoiser"] == whole.losses["denoiser"]
+    a = load_bundle(studio.home / whole.model["path"]).transformer.state_dict()
+    b = load_bundle(studio.home / third.model["path"]).transformer.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_processes_give_the_losses_of_one_process_with_the_same_global_batch(studio: Workspace,
+                                                                                 strategy: str) -> None:  # fmt: skip
+    """torchrun with 2 CPU ranks (gloo), DDP or FSDP2, against a single process; the global batch is the same."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CINEFOUNDRY_")} | {"OMP_NUM_THREADS": "1"}
+    args = ["--dataset", "td", "--recipe", "tiny", "--set", "vae_steps=3,steps=4", "--home", str(studio.home), "--json"]
+
+    def run(*launcher: str, name: str, module: bool = True) -> dict:
+        fresh_run(studio)
+        cmd = [*launcher, *(["-m", "cinefoundry.train"] if module else []), *args, "--name", name]
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout)
+
+    single = run(sys.executable, name=f"single-{strategy}")
+    port = str(29533 + (strategy == "fsdp"))
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port]
+    double = run(*torchrun, "-m", "cinefoundry.train", "--strategy", strategy, name=strategy, module=False)
+    assert double["stages"]["denoiser"]["world_size"] == 2 and double["model"]["label"] == f"{strategy}@v1"
+    for stage in ("vae", "denoiser"):
+        one, two = single["stages"][stage]["losses"], double["stages"][stage]["losses"]
+        assert len(one) == len(two)
+        assert one == pytest.approx(two, rel=1e-4, abs=1e-6)
+
+
+def test_lora_fine_tunes_a_registered_model_and_saves_diffusers_lora_weights(studio: Workspace) -> None:
+    with studio.session("read") as s:
+        parent = find_model(s, "tinymodel").label
+    fresh_run(studio)
+    report = train_model(studio, TrainRequest("td", TINY, name="tinylora", init_from=parent, lora_rank=4))
+    folder = studio.home / report.model["path"]
+    assert (folder / "transformer_lora" / "pytorch_lora_weights.safetensors").is_file()
+    assert not (folder / "transformer").exists()
+    assert "vae" not in report.stages  # the parent's VAE is reused, not retrained
+    bundle = load_bundle(folder)
+    base = load_bundle(studio.home / "models" / parent)
+    c, f, h, w = bundle.latent_shape
+    x = torch.randn(1, c, f, h, w, generator=torch.Generator().manual_seed(1))
+    text, t = bundle.text(["A shot from Beta"]), torch.tensor([300.0])
+    with torch.no_grad():
+        tuned = bundle.transformer(x, t, text, return_dict=False)[0]
+        plain = base.transformer(x, t, text, return_dict=False)[0]
+    assert not torch.allclose(tuned, plain)  # the adapter changed the output
+    # diffusers loads the adapter onto the parent's transformer by itself
+    transformer = WanTransformer3DModel.from_pretrained(studio.home / "models" / parent / "transformer")
+    transformer.load_lora_adapter(str(folder / "transformer_lora"), weight_name=LORA_FILE, adapter_name="default")
+    with torch.no_grad():
+        assert torch.allclose(transformer(x, t, text, return_dict=False)[0], tuned, atol=1e-6)
+    with studio.session("read") as s:
+        m = find_model(s, "tinylora")
+        assert m.parent.label == parent and m.lora_rank == 4
+
+
+def test_latents_are_cached_by_vae_and_reused(studio: Workspace) -> None:
+    import lance
+
+    before = lance.dataset(str(studio.home / "latents.lance")).count_rows()
+    fresh_run(studio)
+    with studio.session("read") as s:
+        parent = find_model(s, "tinymodel").label
+    train_model(studio, TrainRequest("td", TINY.with_overrides(steps=2), name="again", init_from=parent))
+    assert lance.dataset(str(studio.home / "latents.lance")).count_rows() == before  # same VAE: nothing new
+
+
+def test_a_dataset_without_enough_windows_for_the_batch_is_refused_clearly(studio: Workspace) -> None:
+    with pytest.raises(CinefoundryError, match="training windows"):
+        train_model(studio, TrainRequest("td", TINY.with_overrides(batch=100_000)))
+
+
+def test_removing_a_title_lists_the_models_trained_on_it(studio: Workspace) -> None:
+    _, _affected = remove_title(studio.session, studio.store, "td", "beta", "licence ended", studio.actor)
+    with studio.session("read") as s:
+        assert find_model(s, "tinymodel").status == "affected"
+
+
+def test_a_vae_that_does_not_beat_the_mean_clip_stops_the_run_before_the_denoiser(studio: Workspace) -> None:
+    fresh_run(studio)
+    with pytest.raises(CinefoundryError, match="no better than the mean clip"):
+        train_model(studio, TrainRequest("td", TINY.with_overrides(vae_gate_db=30.0), name="collapsed"))
+
+
+def test_eval_measures_a_model_and_stores_the_numbers_in_the_registry(studio: Workspace) -> None:
+    from typer.testing import CliRunner
+
+    from cinefoundry.cli import app
+
+    done = CliRunner().invoke(app, ["eval", "tinymodel@v1", "--per-title", "2", "--steps", "3", "--home",
+                                    str(studio.home), "--json"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    doc = json.loads(done.stdout)
+    assert doc["model"] == "tinymodel@v1" and doc["title_recognition"]["clips"] == 4
+    assert doc["title_recognition"]["chance"] == 0.5
+    assert len(doc["flow"]["held_out"]) == len(doc["flow"]["sigmas"]) == 9
+    assert doc["vae"]["mean_clip_psnr_db"] > 0 and 0 < doc["vae"]["ssim"] <= 1
+    assert doc["catalog_fd"]["generated_vs_held_out"]["mean"] > 0
+    assert Path(doc["sample_sheet"]).stat().st_size > 0
+    with studio.session("read") as s:
+        stored = find_model(s, "tinymodel@v1").metrics["eval"]
+    assert stored["title_recognition"] == doc["title_recognition"]["accuracy"]
+    assert stored["vae_psnr_db"] == doc["vae"]["psnr_db"]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none)")
+def test_bf16_training_with_compiled_blocks_on_a_gpu(studio: Workspace) -> None:
+    from cinefoundry.train.parallel import Parallel
+
+    fresh_run(studio)
+    par = Parallel(device=torch.device("cuda"))
+    report = train_model(studio, TrainRequest("td", TINY.with_overrides(steps=12), name="gpu"), par)
+    assert report.model is not None and report.stages["denoiser"]["final_loss"] < 10
+
+
+@pytest.fixture(scope="module")
+def wan_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny local 'Wan 2.1' folder in diffusers layout: Wan VAE, Wan transformer, UMT5 encoder, tokenizer."""
+    from diffusers import AutoencoderKLWan
+    from transformers import ByT5Tokenizer, UMT5Config, UMT5EncoderModel
+
+    folder = tmp_path_factory.mktemp("wan") / "Wan2.1-tiny"
+    torch.manual_seed(0)
+    z = 4
+    vae = AutoencoderKLWan(
+        base_dim=8,
+        z_dim=z,
+        dim_mult=[1, 1, 1, 1],
+        num_res_blocks=1,
+        temperal_downsample=[False, True, True],
+        latents_mean=[0.0] * z,
+        latents_std=[1.0] * z,
+    )
+    vae.save_pretrained(folder / "vae")
+    text = UMT5EncoderModel(UMT5Config(vocab_size=384, d_model=32, d_kv=8, d_ff=64, num_layers=1, num_heads=4))
+    text.save_pretrained(folder / "text_encoder")
+    ByT5Tokenizer().save_pretrained(folder / "tokenizer")
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=8,
+        in_channels=z,
+        out_channels=z,
+        text_dim=32,
+        freq_dim=16,
+        ffn_dim=32,
+        num_layers=1,
+    )
+    transformer.save_pretrained(folder / "transformer")
+    return folder
+
+
+def test_training_from_local_wan_weights_uses_their_vae_encoder_and_transformer(studio: Workspace,
+                                                                                wan_folder: Path) -> None:  # fmt: skip
+    fresh_run(studio)
+    recipe = TINY.with_overrides(steps=2)
+    report = train_model(studio, TrainRequest("td", recipe, name="fromwan", init_from=str(wan_folder)))
+    assert "vae" not in report.stages  # the Wan VAE is used as it is
+    bundle = load_bundle(studio.home / report.model["path"])
+    assert type(bundle.vae).__name__ == "AutoencoderKLWan" and bundle.recipe.text.kind == "umt5"
+    assert bundle.latent_shape == (4, 3, 4, 4)  # 9 frames, 32x32 through the Wan VAE (4x time, 8x space)
+    with studio.session("read") as s:
+        m = find_model(s, "fromwan")
+        assert m.base_weights.startswith("Wan2.1-tiny sha256:") and m.parent is None
+    fresh_run(studio)
+    lora = train_model(studio, TrainRequest("td", recipe, name="creator-look", init_from=str(wan_folder), lora_rank=2))
+    tuned = load_bundle(studio.home / lora.model["path"])
+    assert tuned.meta["lora"]["parent"] == str(wan_folder)
+    assert any("lora" in k for k in tuned.transformer.state_dict())
