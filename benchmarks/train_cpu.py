@@ -77,6 +77,9 @@ def main() -> None:
         f"| catalog FD ratio (generated vs held-out {g['mean']:.2f} ± {g['std']:.2f} / training vs held-out "
         f"{t['mean']:.2f} ± {t['std']:.2f}, {g['clips_per_draw']} clips per draw) | {fd['ratio']:.2f} | <= 1.5 | "
         f"{'yes' if fd['ratio'] <= 1.5 else 'no'} |",
+        "| title confusion (prompted title: recognised counts) | "
+        + "; ".join(f"{t}: " + ", ".join(f"{u} {n}" for u, n in row.items() if n) for t, row in tr["confusion"].items())
+        + " | | |",
         f"| classifier accuracy on held-out real clips | {doc['classifier']['held_out_accuracy']:.1%} | (sanity) | |",
         f"| flow-matching loss, held-out / train (9-level sigma grid) | {fl['held_out_mean']:.4f} / "
         f"{fl['train_mean']:.4f} | | |",

@@ -22,7 +22,7 @@ from cinefoundry.ingest.catalog import ClipCatalog
 from cinefoundry.ingest.run import run_ingest
 from cinefoundry.models.bundle import LORA_FILE, load_bundle
 from cinefoundry.models.recipes import get_recipe
-from cinefoundry.registry.registry import find_model
+from cinefoundry.registry.registry import find_model, mark_affected_hook
 from cinefoundry.testing.film import make_shots
 from cinefoundry.train.run import TrainRequest, train_model
 from cinefoundry.workspace import Workspace
@@ -167,7 +167,9 @@ def test_a_dataset_without_enough_windows_for_the_batch_is_refused_clearly(studi
 
 
 def test_removing_a_title_lists_the_models_trained_on_it(studio: Workspace) -> None:
-    _, _affected = remove_title(studio.session, studio.store, "td", "beta", "licence ended", studio.actor)
+    result, _ = remove_title(studio.session, studio.store, "td", "beta", "licence ended", studio.actor,
+                             mark_affected_hook)  # fmt: skip
+    assert "tinymodel@v1" in {m["label"] for m in result.affected_models}
     with studio.session("read") as s:
         assert find_model(s, "tinymodel").status == "affected"
 

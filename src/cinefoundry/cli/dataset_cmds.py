@@ -15,6 +15,7 @@ from cinefoundry.dataset.build import BuildSettings, build_dataset, parse_size, 
 from cinefoundry.dataset.models import DatasetVersion
 from cinefoundry.ingest.catalog import DEFAULT_CAPTION, ClipCatalog
 from cinefoundry.ingest.config import FilterConfig
+from cinefoundry.registry.registry import mark_affected_hook
 
 app = typer.Typer(help="Immutable dataset versions frozen from the clip catalog, and their rights audit.")
 NameArg = Annotated[str, typer.Argument(help="Dataset name (NAME@vN for one version).")]
@@ -125,7 +126,7 @@ def remove_title_cmd(
 ) -> None:
     """A new version without the title; lists every dataset version (and model) that relied on it."""
     with workspace(home) as ws:
-        result, affected = remove_title(ws.session, ws.store, name, title, reason, ws.actor)
+        result, affected = remove_title(ws.session, ws.store, name, title, reason, ws.actor, mark_affected_hook)
     doc = {"version": result.version, "affected_dataset_versions": affected, "affected_models": result.affected_models}
     if as_json:
         emit_json(doc)

@@ -33,6 +33,7 @@ from cinefoundry.ingest.filters import verdicts
 from cinefoundry.ingest.run import VERDICT_COLUMNS
 
 SessionFactory = Callable[[str], AbstractContextManager[Session]]
+RemovalHook = Callable[[Session, str, str], list[dict[str, Any]]]  # (session, title id, note) -> what it marked
 MANIFEST_COLUMNS = ["clip_id", "title_id", "grant_id", "media_file_id", "start_s", "end_s", "frames", "fps",
                     "width", "height", "video_sha256"]  # fmt: skip
 
@@ -126,15 +127,14 @@ def remove_title(
     title_ref: str,
     reason: str,
     actor: str,
+    on_removed: RemovalHook | None = None,
 ) -> tuple[BuildResult, list[dict[str, Any]]]:
     """A new version of `name` without one title; returns it and every dataset version that contained it.
 
-    Every registered model that relied on the title is marked affected (`result.affected_models`), in the same
-    transaction: nothing is deleted, and no caller can remove a title without the models hearing of it.
+    `on_removed(session, title_id, note)` runs in the same transaction and returns what it marked: the CLI
+    passes the registry's, so every model that relied on the title is marked affected
+    (`result.affected_models`; nothing is deleted). A hook, because the registry is a later stage.
     """
-    # the registry is a later stage; imported here, not at the top, so the dataset stage loads without it
-    from cinefoundry.registry.registry import mark_affected
-
     if not reason.strip():
         raise CinefoundryError("removing a title needs a reason (licence ended, takedown, ...)")
     with session("dataset.remove_title") as s:
@@ -160,11 +160,7 @@ def remove_title(
             )
         ]
         note = f"{title.id} removed from {parent.name} (new version {result.version['label']}): {reason.strip()}"
-        models = mark_affected(s, title.id, note)
-        result.affected_models = [
-            {"id": m.id, "label": m.label, "dataset": m.dataset.label if m.dataset else None, "status": m.status}
-            for m in models
-        ]
+        result.affected_models = on_removed(s, title.id, note) if on_removed else []
     return result, affected
 
 

@@ -159,6 +159,9 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
     predicted = clip_logits(classifier, generated).argmax(1)
     truth = torch.tensor(labels)
     per_title = {t: round(float((predicted[truth == k] == k).float().mean()), 3) for k, t in enumerate(titles)}
+    # rows: the title the prompt named; columns: the title the classifier recognised
+    confusion = {t: {u: int(((truth == k) & (predicted == j)).sum()) for j, u in enumerate(titles)}
+                 for k, t in enumerate(titles)}  # fmt: skip
 
     def feats(v: torch.Tensor) -> list[torch.Tensor]:
         f = frame_features(classifier, v)
@@ -176,6 +179,7 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
             "accuracy": round(float((predicted == truth).float().mean()), 3),
             "chance": round(1 / len(titles), 3),
             "per_title": per_title,
+            "confusion": confusion,
             "clips": len(prompts),
             "steps": settings.steps,
             "guidance": settings.guidance,

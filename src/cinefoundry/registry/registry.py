@@ -189,6 +189,12 @@ def affected_models(s: Session, title_id: str) -> list[StudioModel]:
     return sorted(found.values(), key=lambda m: (m.name, m.number))
 
 
+def mark_affected_hook(s: Session, title_id: str, note: str) -> list[dict[str, Any]]:
+    """`dataset.build.remove_title`'s `on_removed` hook: mark the models and describe them."""
+    return [{"id": m.id, "label": m.label, "dataset": m.dataset.label if m.dataset else None, "status": m.status}
+            for m in mark_affected(s, title_id, note)]  # fmt: skip
+
+
 def mark_affected(s: Session, title_id: str, note: str) -> list[StudioModel]:
     """Set `status = affected` on every model that relied on the title, with `note` saying why (audited;
     nothing is deleted). Returns those models."""
