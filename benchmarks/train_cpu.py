@@ -70,7 +70,7 @@ def main() -> None:
         f"| training wall time (VAE {vae['seconds']:.0f} s / {vae['steps']} steps, denoiser {den['seconds']:.0f} s / "
         f"{den['steps']} steps) | {train_s / 60:.1f} min | <= 10 min | {'yes' if train_s <= 600 else 'no'} |",
         f"| VAE PSNR held-out (SSIM {v['ssim']:.3f}) | {v['psnr_db']:.2f} dB (mean clip {v['mean_clip_psnr_db']:.2f}, "
-        f"+{v['gain_db']:.2f} dB) | >= +10 dB | {'yes' if v['gain_db'] >= 10 else 'no'} |",
+        f"{v['gain_db']:+.2f} dB) | >= +10 dB | {'yes' if v['gain_db'] >= 10 else 'no'} |",
         f"| title recognition, {tr['clips']} generated clips ({tr['steps']} steps, guidance {tr['guidance']}) | "
         f"{tr['accuracy']:.1%} ({', '.join(f'{k} {a:.0%}' for k, a in tr['per_title'].items())}) | >= 90% "
         f"(chance {tr['chance']:.0%}) | {'yes' if tr['accuracy'] >= 0.9 else 'no'} |",

@@ -185,7 +185,7 @@ def _eval_step(ws: Workspace, echo: Echo, reporter: Reporter, label: str, recipe
     sheet = write_mp4(ws.home / "reports" / f"{label}-samples.mp4", grid(samples, columns=settings.per_title), 8)
     v, tr, fd, memo = doc["vae"], doc["title_recognition"], doc["catalog_fd"], doc["memorisation"]
     echo(f"9. eval {label} on {doc['held_out_windows']} held-out windows: VAE {v['psnr_db']:.1f} dB PSNR "
-         f"(mean clip {v['mean_clip_psnr_db']:.1f}, +{v['gain_db']:.1f} dB), SSIM {v['ssim']:.2f}")  # fmt: skip
+         f"(mean clip {v['mean_clip_psnr_db']:.1f}, {v['gain_db']:+.1f} dB), SSIM {v['ssim']:.2f}")  # fmt: skip
     echo(f"   title recognition of {tr['clips']} generated clips: {tr['accuracy']:.0%} (chance {tr['chance']:.0%}); "
          f"catalog FD ratio {fd['ratio']:.2f}; memorisation ratio {memo['ratio']:.2f}")  # fmt: skip
     echo(f"   generated samples (one row per title): {sheet}")

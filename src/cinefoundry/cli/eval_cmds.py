@@ -37,7 +37,7 @@ def evaluate(
     v, f, tr, fd, memo = doc["vae"], doc["flow"], doc["title_recognition"], doc["catalog_fd"], doc["memorisation"]
     rows = [
         ["VAE PSNR (held-out)", f"{v['psnr_db']:.2f} dB",
-         f"mean clip {v['mean_clip_psnr_db']:.2f} dB (+{v['gain_db']:.1f})"],
+         f"mean clip {v['mean_clip_psnr_db']:.2f} dB ({v['gain_db']:+.1f} dB)"],
         ["VAE SSIM (held-out)", f"{v['ssim']:.3f}", f"mean clip {v['mean_clip_ssim']:.3f}"],
         ["flow loss", f"{f['held_out_mean']:.4f} held-out", f"{f['train_mean']:.4f} train"],
         ["title recognition", f"{tr['accuracy']:.0%}", f"chance {tr['chance']:.0%}; " +

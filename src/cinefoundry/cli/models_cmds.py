@@ -67,4 +67,7 @@ def show_cmd(
             for t in lin["titles"]]  # fmt: skip
     out.print(table("titles and grants relied on", ["title", "id", "grant", "licence", "grant today"], rows))
     if doc["metrics"]:
-        out.print(table("metrics", ["metric", "value"], [[k, v] for k, v in sorted(doc["metrics"].items())]))
+        flat = [[f"{k}.{kk}", vv] for k, v in sorted(doc["metrics"].items()) if isinstance(v, dict)
+                for kk, vv in v.items()]  # fmt: skip
+        flat += [[k, v] for k, v in sorted(doc["metrics"].items()) if not isinstance(v, dict)]
+        out.print(table("metrics", ["metric", "value"], flat))

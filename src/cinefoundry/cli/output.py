@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from cinefoundry.catalog.policy import Decision
 from cinefoundry.catalog.specs import describe_validation
@@ -92,7 +93,8 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table
     for c in columns:
         t.add_column(c)
     for r in rows:
-        t.add_row(*("" if v is None else str(v) for v in r))
+        # cells are data (titles, captions, JSON): shown literally, never read as rich markup like "[true]"
+        t.add_row(*(Text("" if v is None else str(v)) for v in r))
     return t
 
 

@@ -203,6 +203,6 @@ def _summary(doc: dict[str, Any]) -> dict[str, Any]:
         "flow_loss_held_out": doc["flow"]["held_out_mean"],
         "title_recognition": doc["title_recognition"]["accuracy"],
         "catalog_fd_ratio": doc["catalog_fd"]["ratio"],
-        "memorisation_ratio": doc["memorisation"]["ratio"],
+        "memorisation_ratio": round(doc["memorisation"]["ratio"], 3),
         "dataset": doc["dataset"],
     }
