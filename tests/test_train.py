@@ -100,12 +100,14 @@ def test_an_interrupted_run_resumes_to_exactly_the_same_losses(studio: Workspace
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
 def test_two_processes_give_the_losses_of_one_process_with_the_same_global_batch(studio: Workspace,
                                                                                  strategy: str) -> None:  # fmt: skip
-    """torchrun with 2 CPU ranks (gloo), DDP or FSDP2, against a single process; the global batch is the same."""
+    """torchrun with 2 CPU ranks (gloo), DDP or FSDP2, stopped after 2 steps and resumed, against an uninterrupted
+    single process with the same global batch: the same losses (sharded checkpoints resume exactly)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CINEFOUNDRY_")} | {"OMP_NUM_THREADS": "1"}
     args = ["--dataset", "td", "--recipe", "tiny", "--set", "vae_steps=3,steps=4", "--home", str(studio.home), "--json"]
 
-    def run(*launcher: str, name: str, module: bool = True) -> dict:
-        fresh_run(studio)
+    def run(*launcher: str, name: str, module: bool = True, fresh: bool = True) -> dict:
+        if fresh:
+            fresh_run(studio)
         cmd = [*launcher, *(["-m", "cinefoundry.train"] if module else []), *args, "--name", name]
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
@@ -114,8 +116,12 @@ def test_two_processes_give_the_losses_of_one_process_with_the_same_global_batch
     single = run(sys.executable, name=f"single-{strategy}")
     port = str(29533 + (strategy == "fsdp"))
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port]
-    double = run(*torchrun, "-m", "cinefoundry.train", "--strategy", strategy, name=strategy, module=False)
+    launch = [*torchrun, "-m", "cinefoundry.train", "--strategy", strategy]
+    stopped = run(*launch, "--stop-after", "2", name=strategy, module=False)
+    assert stopped["model"] is None  # stopped in the VAE stage, as a preempted job would be
+    double = run(*launch, name=strategy, module=False, fresh=False)  # resumes the 2-rank checkpoints
     assert double["stages"]["denoiser"]["world_size"] == 2 and double["model"]["label"] == f"{strategy}@v1"
+    assert double["stages"]["vae"]["resumed_from"] == 2
     for stage in ("vae", "denoiser"):
         one, two = single["stages"][stage]["losses"], double["stages"][stage]["losses"]
         assert len(one) == len(two)

@@ -40,7 +40,10 @@ def train(
     ] = None,
     lora_rank: Annotated[int | None, typer.Option("--lora-rank", help="Train a LoRA of this rank only.")] = None,
     set_: Annotated[str, typer.Option("--set", help="Training overrides, e.g. 'steps=500,seconds=none'.")] = "",
-    strategy: Annotated[str, typer.Option(help="Under torchrun: ddp or fsdp (FSDP2, GPUs).")] = "ddp",
+    strategy: Annotated[str, typer.Option(help="Under torchrun: ddp or fsdp (FSDP2).")] = "ddp",
+    stop_after: Annotated[
+        int | None, typer.Option("--stop-after", help="Stop each stage after N steps in this run (rerun resumes).")
+    ] = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -52,7 +55,7 @@ def train(
     par = from_environment(strategy)
     try:
         chosen = get_recipe(recipe).with_overrides(**parse_overrides(set_))
-        request = TrainRequest(dataset, chosen, name, init_from, lora_rank)
+        request = TrainRequest(dataset, chosen, name, init_from, lora_rank, stop_after)
         with workspace(home) as ws:
             report = train_model(ws, request, par, reporter(as_json or not par.is_main))
     finally:

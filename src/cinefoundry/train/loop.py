@@ -138,6 +138,9 @@ class TrainingLoop:
         mark = start
         while self.step < self.result.planned:
             if self.stop_after is not None and ran >= self.stop_after:
+                if self.step % self.spec.checkpoint_every:  # a graceful stop keeps every step it ran
+                    self.elapsed_now = self.elapsed + time.perf_counter() - start
+                    self.save()
                 break
             loss = self._one_step(autocast)
             self.step += 1
