@@ -27,9 +27,10 @@ from cinefoundry.evaluate.reconstruction import mean_clip_baseline, psnr, ssim
 from cinefoundry.generate.pipeline import StudioPipeline
 from cinefoundry.ingest.catalog import ClipCatalog
 from cinefoundry.models.bundle import ModelBundle, load_bundle
-from cinefoundry.models.vae import decode, encode
+from cinefoundry.models.vae import encode, reconstruct
 from cinefoundry.registry.registry import find_model, record_metrics
 from cinefoundry.train import objective
+from cinefoundry.train.stages import to_video
 from cinefoundry.workspace import Workspace
 
 SIGMA_GRID = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -90,13 +91,13 @@ def _spaced(w: Windows, gap: int) -> np.ndarray:
 
 
 def _video(w: Windows) -> torch.Tensor:
-    return torch.from_numpy(w.videos).permute(0, 4, 1, 2, 3).float().div(127.5).sub(1.0)
+    return to_video(w.videos)
 
 
 @torch.no_grad()
 def _vae_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows) -> dict[str, float]:
     x = _video(held_w)
-    recon = torch.cat([decode(bundle.vae, encode(bundle.vae, x[i : i + 16])) for i in range(0, len(x), 16)])
+    recon = reconstruct(bundle.vae, x)
     base = mean_clip_baseline(_video(train_w), x)
     p = float(psnr(recon, x).mean())
     return {"psnr_db": round(p, 2), "ssim": round(float(ssim(recon, x).mean()), 4),
@@ -149,7 +150,7 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
     titles = train_w.titles
     classifier = train_classifier(_video(train_w), torch.from_numpy(train_w.labels()), len(titles),
                                   steps=settings.classifier_steps, seed=settings.seed)  # fmt: skip
-    held_labels = torch.tensor([titles.index(t) for t in held_w.title_ids])
+    held_labels = torch.from_numpy(held_w.labels())
     prompts, labels = _prompts(train_w, held_w, settings.per_title)
     pipe = StudioPipeline(bundle)
     reporter.begin("generating evaluation clips", settings.steps * ((len(prompts) + 15) // 16))

@@ -106,3 +106,9 @@ def decode(vae: torch.nn.Module, latents: torch.Tensor) -> torch.Tensor:
     mean, std = latent_stats(vae)
     out = vae.decode(latents * std.to(latents) + mean.to(latents)).sample
     return out.clamp(-1, 1)
+
+
+@torch.no_grad()
+def reconstruct(vae: torch.nn.Module, video: torch.Tensor, batch: int = 16) -> torch.Tensor:
+    """Encode and decode clips (B, 3, F, H, W) in [-1, 1], `batch` at a time (the posterior mean)."""
+    return torch.cat([decode(vae, encode(vae, video[i : i + batch])) for i in range(0, len(video), batch)])

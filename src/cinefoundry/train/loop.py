@@ -139,8 +139,7 @@ class TrainingLoop:
         while self.step < self.result.planned:
             if self.stop_after is not None and ran >= self.stop_after:
                 if self.step % self.spec.checkpoint_every:  # a graceful stop keeps every step it ran
-                    self.elapsed_now = self.elapsed + time.perf_counter() - start
-                    self.save()
+                    self.save(self.elapsed + time.perf_counter() - start)
                 break
             loss = self._one_step(autocast)
             self.step += 1
@@ -160,8 +159,7 @@ class TrainingLoop:
             window = time.perf_counter()
             self.reporter.step(f"loss {loss:.4f} · {rate:.1f} samples/s")
             if self.step % self.spec.checkpoint_every == 0 or self.step == self.result.planned:
-                self.elapsed_now = self.elapsed + time.perf_counter() - start
-                self.save()
+                self.save(self.elapsed + time.perf_counter() - start)
         self.reporter.end()
         self.elapsed += time.perf_counter() - start
         self.result.steps, self.result.seconds = self.step, self.elapsed
@@ -203,14 +201,14 @@ class TrainingLoop:
                 p.copy_(w)
         return state
 
-    def save(self) -> None:
+    def save(self, elapsed: float) -> None:
         """Write the stage's full training state (rank 0 writes; every rank gathers)."""
         state = {
             "step": self.step,
             "planned": self.result.planned,
             "planned_fixed": self.planned_fixed,
             "losses": self.result.losses,
-            "elapsed": getattr(self, "elapsed_now", self.elapsed),
+            "elapsed": elapsed,
             "model": self.par.full_state_dict(self.model),
             "optimizer": self.par.optimizer_state(self.model, self.opt),
             "ema": [full_tensor(e) for e in self.ema] if self.ema is not None else None,

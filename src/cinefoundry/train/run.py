@@ -11,6 +11,7 @@ import json
 import shutil
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,12 @@ from cinefoundry.core.progress import SILENT, Reporter
 from cinefoundry.dataset.build import latest_version
 from cinefoundry.dataset.cache import ArrayCache, text_item, window_item
 from cinefoundry.dataset.samples import Windows, WindowSpec, load_windows
+from cinefoundry.evaluate.reconstruction import psnr
 from cinefoundry.ingest.catalog import ClipCatalog
 from cinefoundry.models.bundle import load_bundle, save_bundle
 from cinefoundry.models.recipes import Recipe
 from cinefoundry.models.text import load_text_encoder
-from cinefoundry.models.vae import set_latent_stats
+from cinefoundry.models.vae import reconstruct, set_latent_stats
 from cinefoundry.registry.registry import find_model, register_model
 from cinefoundry.train import stages
 from cinefoundry.train.init import InitSource, resolve_init
@@ -199,17 +201,10 @@ def _vae_stage(recipe: Recipe, train_w: Windows, windows: Windows, run: Path, pa
 @torch.no_grad()
 def vae_quality(vae: torch.nn.Module, train_w: Windows, held: Windows, device: torch.device) -> dict[str, float]:
     """Held-out reconstruction PSNR of the VAE and of the mean training clip (the collapse baseline)."""
-    from cinefoundry.models.vae import decode, encode
-
     x = stages.to_video(held.videos).to(device)
-    y = torch.cat([decode(vae, encode(vae, x[i : i + 16])) for i in range(0, len(x), 16)])
     mean_clip = stages.to_video(train_w.videos).mean(0, keepdim=True).to(device)
-
-    def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-        mse = ((a - b) / 2).pow(2).flatten(1).mean(1).clamp(min=1e-10)
-        return float((10 * torch.log10(1 / mse)).mean())
-
-    return {"psnr": round(psnr(y, x), 2), "mean_clip_psnr": round(psnr(mean_clip.expand_as(x), x), 2)}
+    return {"psnr": round(float(psnr(reconstruct(vae, x), x).mean()), 2),
+            "mean_clip_psnr": round(float(psnr(mean_clip.expand_as(x), x).mean()), 2)}  # fmt: skip
 
 
 def _latents(ws: Workspace, vae: torch.nn.Module, windows: Windows, par: Parallel,
@@ -217,37 +212,43 @@ def _latents(ws: Workspace, vae: torch.nn.Module, windows: Windows, par: Paralle
     """Latents of the training and held-out windows, from the cache or encoded once (by rank 0) into it."""
     spec = windows.spec
     key = f"{stages.vae_digest(vae)}:{spec.width}x{spec.height}x{spec.frames}@{spec.fps}"
-    cache = ArrayCache(str(ws.home / "latents.lance"))
     items = [window_item(c, t) for c, t in zip(windows.clip_ids, windows.starts_s, strict=True)]
-    if par.is_main:
-        have = cache.get(key, items)
-        missing = [i for i, item in enumerate(items) if item not in have]
-        if missing:
-            reporter.begin("encoding latents", (len(missing) + 15) // 16)
-            fresh = stages.encode_windows(vae, windows.videos[missing], 16, par.device, reporter.step)
-            reporter.end()
-            cache.put(key, {items[i]: z.numpy().astype(np.float16) for i, z in zip(missing, fresh, strict=True)})
-    par.barrier()
-    have = cache.get(key, items)
-    z = torch.from_numpy(np.stack([have[i] for i in items]).astype(np.float32))
+
+    def encode(missing: list[int]) -> list[np.ndarray]:
+        reporter.begin("encoding latents", (len(missing) + 15) // 16)
+        fresh = stages.encode_windows(vae, windows.videos[missing], 16, par.device, reporter.step)
+        reporter.end()
+        return [z.numpy().astype(np.float16) for z in fresh]
+
+    z = torch.from_numpy(_cached(ArrayCache(str(ws.home / "latents.lance")), key, items, encode, par)
+                         .astype(np.float32))  # fmt: skip
     held = torch.from_numpy(windows.held_out)
     return z[~held], z[held]
 
 
 def _texts(ws: Workspace, text, captions: list[str], par: Parallel) -> torch.Tensor:
-    """(len(captions), L, D) caption embeddings, cached by encoder key and length (rank 0 writes)."""
+    """(len(captions), L, D) caption embeddings, cached by encoder key and length."""
     key = f"{text.key}:{text.config.max_length}"
-    cache = ArrayCache(str(ws.home / "text_embeddings.lance"))
     items = [text_item(c) for c in captions]
+
+    def encode(missing: list[int]) -> list[np.ndarray]:
+        return [e.numpy() for e in stages.encode_texts(text, [captions[i] for i in missing])]
+
+    return torch.from_numpy(_cached(ArrayCache(str(ws.home / "text_embeddings.lance")), key, items, encode, par))
+
+
+def _cached(cache: ArrayCache, key: str, items: list[str], encode: Callable[[list[int]], list[np.ndarray]],
+            par: Parallel) -> np.ndarray:  # fmt: skip
+    """The arrays of `items` under `key`, stacked: rank 0 encodes the missing ones into the cache, then every
+    rank reads them back (so all ranks train on exactly the stored values)."""
     if par.is_main:
         have = cache.get(key, items)
-        missing = [c for c, item in zip(captions, items, strict=True) if item not in have]
+        missing = [i for i, item in enumerate(items) if item not in have]
         if missing:
-            fresh = stages.encode_texts(text, missing)
-            cache.put(key, {text_item(c): e.numpy() for c, e in zip(missing, fresh, strict=True)})
+            cache.put(key, dict(zip([items[i] for i in missing], encode(missing), strict=True)))
     par.barrier()
     have = cache.get(key, items)
-    return torch.from_numpy(np.stack([have[i] for i in items]))
+    return np.stack([have[i] for i in items])
 
 
 def _register(ws: Workspace, request: TrainRequest, recipe: Recipe, init: InitSource, vae, transformer, text,
