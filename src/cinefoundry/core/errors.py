@@ -26,3 +26,11 @@ class InputError(CinefoundryError):
 
 class MediaError(InputError):
     """A media file is missing, unreadable or not a usable video."""
+
+
+class RefusedError(CinefoundryError):
+    """A request the rights rules refuse (no grant, no consent, another tenant's model); `reasons` say why."""
+
+    def __init__(self, what: str, reasons: list[str]):
+        super().__init__(f"{what} refused: " + "; ".join(reasons))
+        self.reasons = reasons

@@ -11,7 +11,8 @@ from sqlalchemy import Engine, MetaData
 import cinefoundry.catalog.models
 import cinefoundry.dataset.models
 import cinefoundry.ingest.models
-import cinefoundry.registry.models  # noqa: F401  (registers the ingest, dataset and registry tables)
+import cinefoundry.provenance.models
+import cinefoundry.registry.models  # noqa: F401  (registers the ingest, dataset, registry and provenance tables)
 from cinefoundry.core.audit import AuditEntry  # noqa: F401  (registers audit_log)
 from cinefoundry.core.db import Base
 
