@@ -19,6 +19,7 @@ from cinefoundry.core.db import make_engine, make_sessionmaker
 from cinefoundry.core.errors import WorkspaceError
 from cinefoundry.core.settings import SETTINGS_FILE, WorkspaceSettings, resolve_home, write_settings_file
 from cinefoundry.core.store import ObjectStore
+from cinefoundry.provenance.pki import PKI_DIR, make_test_pki
 
 DB_FILE = "catalog.db"
 OBJECTS_DIR = "objects"
@@ -60,6 +61,7 @@ class Workspace:
         )
         ws = cls.open(path)
         ws.store.create()
+        make_test_pki(path / PKI_DIR, ws.settings.tenant)  # outputs are signed from the first run
         ws.created = True
         return ws
 

@@ -45,6 +45,21 @@ class WorkspaceSettings(BaseSettings):
     )
     tenant: str = Field(default="studio", description="the studio tenant that owns this workspace's models")
     user: str | None = Field(default=None, description="who is recorded in the audit log; default: OS user")
+    signing_cert: str | None = Field(
+        default=None, description="PEM chain (signer first) that signs C2PA manifests; default: the test PKI in pki/"
+    )
+    signing_key: str | None = Field(default=None, description="PEM private key of signing_cert (keep it 0600)")
+    signing_alg: str | None = Field(default=None, description="C2PA signing algorithm of signing_key; default es256")
+    tsa_url: str | None = Field(
+        default=None, description="RFC 3161 timestamp server; keeps signatures Trusted after the cert expires"
+    )
+    trust_anchors: str | None = Field(
+        default=None, description="PEM root(s) verification trusts; default: the test PKI's root.pem"
+    )
+    unknown_faces: str = Field(
+        default="refuse",
+        description="likeness guard: a face that cannot be matched against performers is refused or allowed",
+    )
 
     toml_file: ClassVar[Path | None] = None
 
