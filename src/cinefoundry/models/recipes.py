@@ -147,6 +147,8 @@ RECIPES: dict[str, Recipe] = {
             batch=16,
             lr=1e-3,
             warmup=100,
+            # equal titles: with sqrt balancing the 10 s Sintel excerpt and the small trailer were under-learned
+            title_balance=1.0,
         ),
     ),
     # Wan 2.1 T2V 1.3B: 30 layers, 12 heads x 128, FFN 8960, UMT5-XXL text, Wan VAE
