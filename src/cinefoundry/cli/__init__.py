@@ -11,8 +11,10 @@ from cinefoundry.cli import (
     dataset_cmds,
     demo_cmds,
     eval_cmds,
+    generate_cmds,
     ingest_cmds,
     models_cmds,
+    provenance_cmds,
     rights_cmds,
     talent_cmds,
     train_cmds,
@@ -31,6 +33,7 @@ app.command("demo")(demo_cmds.demo)
 app.command("ingest")(ingest_cmds.ingest)
 app.command("train")(train_cmds.train)
 app.command("eval")(eval_cmds.evaluate)
+app.command("generate")(generate_cmds.generate)
 app.add_typer(catalog_cmds.app, name="catalog")
 app.add_typer(rights_cmds.app, name="rights")
 app.add_typer(talent_cmds.app, name="talent")
@@ -38,6 +41,7 @@ app.add_typer(clips_cmds.app, name="clips")
 app.add_typer(dataset_cmds.app, name="dataset")
 app.add_typer(models_cmds.app, name="models")
 app.add_typer(audit_cmds.app, name="audit")
+app.add_typer(provenance_cmds.app, name="provenance")
 
 
 def main() -> None:

@@ -88,13 +88,15 @@ def report_decision(decision: Decision, document: dict[str, Any], as_json: bool,
         raise typer.Exit(1)
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table:
+def table(title: str | None, columns: list[str], rows: list[list[Any]], markup: bool = False) -> Table:
+    """A rich table; with `markup`, cells that are our own styled strings are rendered as rich markup."""
     t = Table(title=title, title_justify="left", header_style="bold")
     for c in columns:
         t.add_column(c)
     for r in rows:
         # cells are data (titles, captions, JSON): shown literally, never read as rich markup like "[true]"
-        t.add_row(*(Text("" if v is None else str(v)) for v in r))
+        cells = (Text.from_markup(str(v)) if markup else Text(str(v)) for v in ("" if v is None else v for v in r))
+        t.add_row(*cells)
     return t
 
 

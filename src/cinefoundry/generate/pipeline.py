@@ -39,6 +39,9 @@ class StudioPipeline:
         guidance: float = 4.0,
         cond_latents: torch.Tensor | None = None,
         cond_mask: torch.Tensor | None = None,
+        init_latents: torch.Tensor | None = None,
+        strength: float = 1.0,
+        latent_shape: tuple[int, int, int, int] | None = None,
         batch: int = 16,
         on_step: Callable[[], None] | None = None,
         output: str = "video",
@@ -46,20 +49,28 @@ class StudioPipeline:
         """Clips (B, 3, F, H, W) in [-1, 1] (or latents with output="latent").
 
         cond_latents (B, C, f, h, w) normalised latents and cond_mask (B, f) bool mark latent frames given clean.
+        init_latents (B, C, f, h, w) with strength < 1 re-render a clip (video-to-video): denoising starts from
+        the clip noised to sigma = strength and runs the last `strength` share of the steps.
+        latent_shape (C, f, h, w) asks for another size or length than the model's training window.
         """
+        if not 0.0 < strength <= 1.0:
+            raise ValueError(f"strength must be in (0, 1], not {strength}")
         seeds = seeds if seeds is not None else list(range(len(prompts)))
+        shape = tuple(latent_shape or self.bundle.latent_shape)
         outs = []
         for i in range(0, len(prompts), batch):
             part = slice(i, i + batch)
             cl = cond_latents[part] if cond_latents is not None else None
             cm = cond_mask[part] if cond_mask is not None else None
-            outs.append(self._generate(prompts[part], negative_prompt, seeds[part], steps, guidance, cl, cm, on_step,
-                                       output))  # fmt: skip
+            il = init_latents[part] if init_latents is not None else None
+            outs.append(self._generate(prompts[part], negative_prompt, seeds[part], steps, guidance, cl, cm, il,
+                                       strength, shape, on_step, output))  # fmt: skip
         return torch.cat(outs)
 
-    def _generate(self, prompts, negative, seeds, steps, guidance, cond_latents, cond_mask, on_step, output):
+    def _generate(self, prompts, negative, seeds, steps, guidance, cond_latents, cond_mask, init_latents, strength,
+                  shape, on_step, output):  # fmt: skip
         b = len(prompts)
-        c, f, h, w = self.bundle.latent_shape
+        c, f, h, w = shape
         # 1. encode the prompts and the negative prompt (one batch: conditional first)
         text = self.bundle.text([*prompts, *([negative] * b)]).to(self.device)
         # 2. initial noise, one generator per seed: a take does not depend on what else is in the batch
@@ -69,13 +80,19 @@ class StudioPipeline:
                                                                                      device=self.device)  # fmt: skip
         clean = cond_latents.to(self.device) if cond_latents is not None else torch.zeros_like(latents)
         m5 = mask[:, None, :, None, None]
-        # 3. timesteps
+        # 3. timesteps; video-to-video skips the first (1 - strength) of them and noises the clip to match
         scheduler = self.scheduler()
         scheduler.set_timesteps(steps, device=self.device)
+        timesteps = scheduler.timesteps
+        if init_latents is not None and strength < 1.0:
+            start = min(round(steps * (1.0 - strength)), steps - 1)
+            timesteps = timesteps[start:]
+            scheduler.set_begin_index(start)
+            latents = scheduler.scale_noise(init_latents.to(self.device), timesteps[:1], latents)
         _, ph, pw = self.transformer.config.patch_size
         tokens_per_frame = (h // ph) * (w // pw)
         # 4. the denoising loop
-        for t in scheduler.timesteps:
+        for t in timesteps:
             latents = torch.where(m5, clean, latents)
             frame_t = torch.where(mask, torch.zeros_like(mask, dtype=torch.float32), t.float())
             tt = frame_t.repeat_interleave(tokens_per_frame, dim=1)

@@ -1,0 +1,124 @@
+"""The demo's generation step: shots in several modes, an element, a plate and a refused prompt from the demo
+model; every output verified (including after a re-encode) and shown in an HTML gallery."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import av
+
+from cinefoundry.core.errors import RefusedError
+from cinefoundry.core.progress import SILENT, Reporter
+from cinefoundry.generate.export import write_mp4
+from cinefoundry.generate.gallery import GalleryItem, write_gallery
+from cinefoundry.generate.request import GenerateRequest
+from cinefoundry.generate.run import generate
+from cinefoundry.provenance.frames import read_frames
+from cinefoundry.provenance.verify import verify
+from cinefoundry.workspace import Workspace
+
+Echo = Callable[[str], None]
+BBB = "A shot from Big Buck Bunny (2008), an animated short film."
+SINTEL = "A shot from Sintel (2010), an animated short film."
+TOS = "A shot from Tears of Steel (2012), a live-action short film."
+
+
+def shot_requests(label: str, samples: Path, folder: Path, quick: bool) -> list[tuple[str, GenerateRequest]]:
+    """The demo's takes: (gallery title, request). `quick` (the tiny recipe) uses few steps."""
+    steps = 4 if quick else None
+    still = _still(samples / "big_buck_bunny" / "bbb_0000-0100_640x360.mp4", 21.0, folder / "bbb_still.png")
+    return [
+        ("text to video, 2 takes", GenerateRequest(f"{BBB} Bright daylight, static camera.", label, seed=1, takes=2,
+                                                   steps=steps)),
+        ("image to video", GenerateRequest(f"{BBB} Bright daylight.", label, image=still, seed=2, steps=steps)),
+        ("long shot: three chained windows", GenerateRequest(f"{TOS} Dim light, slow motion.", label, seed=3,
+                                                             frames=41, steps=steps)),
+        ("VFX element (ProRes 4444 with alpha)", GenerateRequest("an explosion of fire and sparks", label, seed=4,
+                                                                 element=True, fmt="prores", steps=steps)),
+        ("background plate, loopable", GenerateRequest(f"{SINTEL} A snowy mountain landscape.", label, seed=5,
+                                                       plate=True, loop=True, steps=steps)),
+    ]  # fmt: skip
+
+
+def generate_step(ws: Workspace, samples: Path, label: str, echo: Echo, reporter: Reporter = SILENT,
+                  quick: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Generate, verify and show the demo's takes; returns the step's JSON document."""
+    folder = ws.home / "gallery"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    echo(f"10. generate with {label}: shots, a preview and its final, an element, a plate; all marked and signed")
+    items, docs = [], []
+    requests = shot_requests(label, samples, folder, quick)
+    preview = generate(ws, GenerateRequest(f"{SINTEL} Dim light, camera panning.", label, seed=6, preview=True,
+                                           out=folder), reporter)  # fmt: skip
+    final = generate(ws, GenerateRequest("", "", final=preview["takes"][0]["record"], out=folder,
+                                         steps=4 if quick else None), reporter)  # fmt: skip
+    for title, request in requests:
+        request.out = folder
+        docs.append((title, generate(ws, request, reporter)))
+    docs += [("preview (8 steps, smaller)", preview), ("final of that preview", final)]
+    checks = []
+    for title, doc in docs:
+        for take in doc["takes"]:
+            if "refused" in take:
+                echo(f"   {title}: take {take['take']} refused after generation: {'; '.join(take['refused'])}")
+                continue
+            view = next(o for o in take["outputs"] if o["format"] == "mp4")
+            delivered = take["outputs"][0]
+            report = verify(ws, ws.home / delivered["path"])
+            state, mark = report["manifest"]["state"], report["watermark"]["id"]
+            checks.append({"title": title, "record": take["record"], "file": delivered["path"], "manifest": state,
+                           "watermark": mark})  # fmt: skip
+            resolved = report["record"]["id"] if report["record"] else "unresolved"
+            echo(f"   {title}: {delivered['path']} · C2PA {report['manifest']['state']} · watermark "
+                 f"{report['watermark']['id']} -> {resolved}")  # fmt: skip
+            details = {"mode": f"{doc['mode']} · {doc['kind']}", "seed": str(take["seed"]),
+                       "size": f"{take['size'][0]}x{take['size'][1]}, {take['frames']} frames",
+                       "record": take["record"], "files": ", ".join(o["path"] for o in take["outputs"])}  # fmt: skip
+            items.append(GalleryItem(f"{title} (take {take['take']})", ws.home / view["path"], doc["prompt"], details,
+                                     report["manifest"]["state"], report["watermark"]["id"]))  # fmt: skip
+    refused = _refused(ws, label, echo)
+    reencode = _reencode_check(ws, checks[0]["file"], folder)
+    echo(f"   re-encoded {checks[0]['file']} (H.264 CRF 23): manifest {reencode['manifest']}, watermark "
+         f"{reencode['watermark']} resolves to {reencode['record']}")  # fmt: skip
+    page = write_gallery(folder / "index.html", f"cinefoundry demo: generated with {label}", items,
+                         [f"Refused: {r['prompt']!r}: {r['reason']}" for r in refused])  # fmt: skip
+    echo(f"   gallery: {page}")
+    return {"takes": checks, "refused": refused, "reencoded": reencode, "gallery": str(page),
+            "ok": bool(checks) and all(c["manifest"] == "Trusted" and c["watermark"] for c in checks)
+            and reencode["record"] == checks[0]["record"] and bool(refused)}  # fmt: skip
+
+
+def _still(video: Path, at: float, dest: Path) -> Path:
+    """One frame of a sample as a PNG: the image-to-video input."""
+    from PIL import Image
+
+    with av.open(str(video)) as c:
+        stream = c.streams.video[0]
+        c.seek(int(at / stream.time_base), stream=stream)
+        frame = next(c.decode(stream))
+        Image.fromarray(frame.to_ndarray(format="rgb24")).save(dest)
+    return dest
+
+
+def _refused(ws: Workspace, label: str, echo: Echo) -> list[dict[str, str]]:
+    """Prompts the likeness guard must refuse: a Tears of Steel performer and the character she plays."""
+    out = []
+    for prompt in ("Celia walks through the ruined city", "a close-up of Denise Rebergen"):
+        try:
+            generate(ws, GenerateRequest(prompt, label, steps=1))
+        except RefusedError as exc:
+            out.append({"prompt": prompt, "reason": "; ".join(exc.reasons)})
+            echo(f"   REFUSED {prompt!r}: {'; '.join(exc.reasons)}")
+    return out
+
+
+def _reencode_check(ws: Workspace, file: str, folder: Path) -> dict[str, Any]:
+    """Strip the manifest the way an editor would (decode, re-encode H.264) and verify what is left."""
+    copy = write_mp4(folder / "reencoded.mp4", read_frames(ws.home / file), fps=16, crf=23)
+    report = verify(ws, copy)
+    return {"file": str(copy), "manifest": report["manifest"]["state"], "watermark": report["watermark"]["id"],
+            "record": report["record"]["id"] if report["record"] else None}  # fmt: skip

@@ -1,0 +1,84 @@
+"""Turning rendered frames into delivered files: record first, then watermark, export, sign.
+
+The record is inserted before anything is written so its watermark id can be marked into every frame and
+named in the manifest; the record then lists each file with its sha256 (after signing, so the hash is of
+the file as delivered). A non-MP4 delivery also gets an MP4 viewing copy, marked and signed the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from cinefoundry.generate.export import luma_key, write_output
+from cinefoundry.provenance.manifest import ManifestSpec, embeds, mime_for, sidecar_path, sign_file
+from cinefoundry.provenance.pki import signer_config
+from cinefoundry.provenance.records import create_record, sha256_file
+from cinefoundry.provenance.watermark import Watermarker, default_watermarker
+from cinefoundry.registry.models import StudioModel
+from cinefoundry.workspace import Workspace
+
+
+class Stamper:
+    """Writes takes as marked, signed, recorded files within one database session."""
+
+    def __init__(self, ws: Workspace, session: Session, watermarker: Watermarker | None = None):
+        self.ws, self.session = ws, session
+        self.watermarker = watermarker or default_watermarker()
+        self.config = signer_config(ws.home, ws.settings)
+
+    def stamp(self, *, model: StudioModel, request: Any, seed: int, params: dict[str, Any], frames: np.ndarray,
+              fps: int, out_dir: Path, take: int, parent_id: str | None = None,
+              name: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """Record, mark, write and sign one take (frames (F, H, W, 3) uint8); returns the record id and files."""
+        inputs = {role: Path(p) for role, p in _input_files(request)}
+        record = create_record(self.session, model=model, tenant=self.ws.settings.tenant, actor=self.ws.actor,
+                               mode=request.mode, prompt=request.prompt, negative_prompt=request.negative, seed=seed,
+                               params=params, inputs=inputs, parent_id=parent_id)  # fmt: skip
+        marked = self.watermarker.embed(frames, int(record.watermark_id, 16))
+        data = luma_key(marked) if request.element else marked
+        stem = out_dir / (name or f"take{take:02d}_{record.id}")
+        written = write_output(stem, data, fps, request.fmt)
+        if request.fmt != "mp4":
+            written += write_output(stem.with_name(stem.name + "_view"), marked, fps, "mp4")
+        spec = ManifestSpec(model_id=model.label, record_id=record.id, watermark_id=record.watermark_id,
+                            prompt_sha256=record.prompt_sha256, licence=record.licence,
+                            attributions=list(record.attributions))  # fmt: skip
+        outputs = []
+        for path in written:
+            sign_file(path, path, spec, self.config)
+            outputs.append(self._entry(path))
+        record.outputs = outputs
+        self.session.flush()
+        return {"record": record.id, "watermark_id": record.watermark_id, "outputs": outputs}
+
+    def _entry(self, path: Path) -> dict[str, Any]:
+        """A delivered file: path (relative to the workspace when inside it), sha256, format, manifest kind."""
+        mime = mime_for(path)
+        entry = {"path": _display(path, self.ws.home), "sha256": sha256_file(path), "format": _format(path),
+                 "manifest": "embedded" if embeds(mime) else "sidecar"}  # fmt: skip
+        if entry["manifest"] == "sidecar":
+            entry["sidecar"] = _display(sidecar_path(path), self.ws.home)
+        return entry
+
+
+def _input_files(request: Any) -> list[tuple[str, Path]]:
+    files = [("image", request.image)] if request.image else []
+    files += [(f"keyframe_{t:g}s", p) for t, p in request.keyframes]
+    files += [(role, p) for role, p in (("extend", request.extend), ("video", request.video)) if p]
+    return files
+
+
+def _format(path: Path) -> str:
+    return {".mp4": "mp4", ".png": "png", ".exr": "exr", ".mov": "prores"}.get(path.suffix.lower(), path.suffix[1:])
+
+
+def _display(path: Path, home: Path) -> str:
+    path = path.resolve()
+    try:
+        return str(path.relative_to(home.resolve()))
+    except ValueError:
+        return str(path)
