@@ -105,3 +105,35 @@ def clip_set(workspace: Workspace) -> list[tuple]:
 
     cols = ["clip_id", "title_id", "start_s", "end_s", "video_sha256", DEFAULT_CAPTION]
     return sorted(tuple(r[c] for c in cols) for r in ClipCatalog(workspace.clips_uri).rows(columns=cols))
+
+
+@pytest.fixture(scope="session")
+def tiny_studio(tmp_path_factory: pytest.TempPathFactory, samples: Path) -> Iterator[Workspace]:
+    """A tiny model `gm` trained on two synthetic titles (64x64, 17 frames at 8 fps), in a workspace that also
+    holds the sample catalog (so the likeness guard knows Tears of Steel's cast). Shared by generation and
+    storyboard tests, which only add outputs to it."""
+    import json
+
+    from cinefoundry.dataset.build import BuildSettings, build_dataset
+    from cinefoundry.ingest.catalog import ClipCatalog
+    from cinefoundry.ingest.run import run_ingest
+    from cinefoundry.models.recipes import get_recipe
+    from cinefoundry.testing.film import make_shots
+    from cinefoundry.train.run import TrainRequest, train_model
+
+    folder = tmp_path_factory.mktemp("generate")
+    rows = []
+    for i, title in enumerate(["Alpha", "Beta"]):
+        make_shots(folder / f"{title}.mp4", [72, 80, 76], size=(128, 72), seed=i + 3)
+        rows.append({"title": title, "kind": "short", "media": f"{title}.mp4", "licence": "CC-BY-4.0",
+                     "attribution": f"{title} (c) test studio, CC BY 4.0"})  # fmt: skip
+    (folder / "m.json").write_text(json.dumps(rows))
+    ws = Workspace.init(folder / "studio")
+    assert import_catalog(folder / "m.json", ws.session, ws.actor).ok
+    assert import_catalog(samples, ws.session, ws.actor, workers=2).ok
+    assert run_ingest(ws.session, ws.store, ClipCatalog(ws.clips_uri), titles=["alpha", "beta"]).ok
+    build_dataset(ws.session, ClipCatalog(ws.clips_uri), ws.store, "gd",
+                  BuildSettings(width=64, height=64, frames=17, fps=8, titles=("alpha", "beta")), ws.actor)  # fmt: skip
+    train_model(ws, TrainRequest("gd", get_recipe("tiny"), "gm"))
+    yield ws
+    ws.close()

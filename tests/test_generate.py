@@ -9,7 +9,6 @@ these tests check the mechanics (geometry, conditioning, provenance, rights), no
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -18,51 +17,27 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from cinefoundry.catalog.importer import import_catalog
 from cinefoundry.cli import app
 from cinefoundry.core.errors import InputError, RefusedError
-from cinefoundry.dataset.build import BuildSettings, build_dataset
 from cinefoundry.generate.conditions import keyframe_condition, load_image, model_geometry
 from cinefoundry.generate.export import write_mp4
 from cinefoundry.generate.pipeline import StudioPipeline
 from cinefoundry.generate.render import RenderInputs, RenderSettings, TakeRenderer, join_seams
 from cinefoundry.generate.request import GenerateRequest
 from cinefoundry.generate.run import generate
-from cinefoundry.ingest.catalog import ClipCatalog
-from cinefoundry.ingest.run import run_ingest
 from cinefoundry.models.bundle import load_bundle
-from cinefoundry.models.recipes import get_recipe
 from cinefoundry.provenance.frames import read_frames
 from cinefoundry.provenance.models import LikenessCheck
 from cinefoundry.provenance.records import find_record
 from cinefoundry.provenance.verify import verify
-from cinefoundry.testing.film import make_shots
-from cinefoundry.train.run import TrainRequest, train_model
 from cinefoundry.workspace import Workspace
 
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory: pytest.TempPathFactory, samples: Path) -> Iterator[Workspace]:
-    """A tiny model `gm` trained on two synthetic titles (64x64, 17 frames at 8 fps), in a workspace that also
-    holds the sample catalog (so the likeness guard knows Tears of Steel's cast)."""
-    folder = tmp_path_factory.mktemp("generate")
-    rows = []
-    for i, title in enumerate(["Alpha", "Beta"]):
-        make_shots(folder / f"{title}.mp4", [72, 80, 76], size=(128, 72), seed=i + 3)
-        rows.append({"title": title, "kind": "short", "media": f"{title}.mp4", "licence": "CC-BY-4.0",
-                     "attribution": f"{title} (c) test studio, CC BY 4.0"})  # fmt: skip
-    (folder / "m.json").write_text(json.dumps(rows))
-    ws = Workspace.init(folder / "studio")
-    assert import_catalog(folder / "m.json", ws.session, ws.actor).ok
-    assert import_catalog(samples, ws.session, ws.actor, workers=2).ok
-    assert run_ingest(ws.session, ws.store, ClipCatalog(ws.clips_uri), titles=["alpha", "beta"]).ok
-    build_dataset(ws.session, ClipCatalog(ws.clips_uri), ws.store, "gd",
-                  BuildSettings(width=64, height=64, frames=17, fps=8, titles=("alpha", "beta")), ws.actor)  # fmt: skip
-    train_model(ws, TrainRequest("gd", get_recipe("tiny"), "gm"))
-    yield ws
-    ws.close()
+@pytest.fixture
+def studio(tiny_studio: Workspace) -> Workspace:
+    return tiny_studio
 
 
 def decode(path: Path) -> np.ndarray:

@@ -41,6 +41,7 @@ class GenerateRequest:
     loop: bool = False
     fmt: str = "mp4"
     out: Path | None = None
+    still: bool = False  # also deliver the middle frame as a signed PNG (storyboard panels)
 
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:

@@ -85,7 +85,8 @@ def generate(ws: Workspace, request: GenerateRequest, reporter: Reporter = SILEN
                                          "size": [geom.width, geom.height], "model_prompt": prompt,
                                          "model_negative": negative}  # fmt: skip
             stamped = stamper.stamp(model=model, request=request, seed=seed, params=params, frames=take,
-                                    fps=geom.fps, out_dir=out_dir, take=i + 1, parent_id=parent)  # fmt: skip
+                                    fps=geom.fps, out_dir=out_dir, take=i + 1, parent_id=parent,
+                                    still=request.still)  # fmt: skip
             for check_id in [*checks, after.check_id]:
                 s.get(LikenessCheck, check_id).generation_id = stamped["record"]
             doc = stamped | {"take": i + 1, "seed": seed, "frames": len(take), "size": [geom.width, geom.height]}

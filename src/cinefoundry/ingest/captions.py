@@ -51,11 +51,8 @@ class StructuredCaptioner:
     name = "structured-v1"
 
     def caption(self, clip: ClipContext) -> str:
-        s, t = clip.scores, clip.title
-        kind = {"feature": "film", "short": "short film", "episode": "episode", "trailer": "trailer"}[t.kind]
-        style = "live-action" if t.live_action else ("animated" if t.live_action is False else "")
-        year = f" ({t.year})" if t.year else ""
-        parts = [f"A shot from {t.name}{year}, {_article(style or kind)} {style + ' ' if style else ''}{kind}."]
+        s = clip.scores
+        parts = [title_phrase(clip.title)]
         if clip.span == "credits" or s["text"] >= 0.06:
             parts.append("Text on screen: credits.")
         elif s["title_card"]:
@@ -68,6 +65,15 @@ class StructuredCaptioner:
         if clip.dialogue:
             parts.append("Dialogue: " + " ".join(f'"{line}"' for line in clip.dialogue) + ".")
         return " ".join(parts)
+
+
+def title_phrase(t: TitleFacts) -> str:
+    """'A shot from Sintel (2010), an animated short film.': how every structured caption starts, and so the
+    words that call up a title's look (storyboards use it as the house style)."""
+    kind = {"feature": "film", "short": "short film", "episode": "episode", "trailer": "trailer"}[t.kind]
+    style = "live-action" if t.live_action else ("animated" if t.live_action is False else "")
+    year = f" ({t.year})" if t.year else ""
+    return f"A shot from {t.name}{year}, {_article(style or kind)} {style + ' ' if style else ''}{kind}."
 
 
 class LocalVLMCaptioner:

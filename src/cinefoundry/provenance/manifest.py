@@ -68,6 +68,7 @@ class ManifestSpec:
     terms: dict[str, Any] | None = None  # a licensed edition's terms, when generated under one
     title: str | None = None
     mime: str | None = None
+    source_type: str = TRAINED_ALGORITHMIC_MEDIA  # a board's animatic is compositeWithTrainedAlgorithmicMedia
     generator: str = "cinefoundry"
     generator_version: str = __version__
 
@@ -87,7 +88,7 @@ class ManifestSpec:
         """The c2pa Builder's manifest definition (JSON) for a file called `title` of type `mime`."""
         created = {
             "action": "c2pa.created",
-            "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
+            "digitalSourceType": self.source_type,
             "softwareAgent": {"name": self.model_id},
         }
         no_use = {use: {"use": "notAllowed"} for use in NOT_ALLOWED_USES}

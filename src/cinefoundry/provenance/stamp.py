@@ -11,10 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 from sqlalchemy.orm import Session
 
 from cinefoundry.generate.export import luma_key, write_output
-from cinefoundry.provenance.manifest import ManifestSpec, embeds, mime_for, sidecar_path, sign_file
+from cinefoundry.provenance.manifest import (
+    TRAINED_ALGORITHMIC_MEDIA,
+    ManifestSpec,
+    embeds,
+    mime_for,
+    sidecar_path,
+    sign_file,
+)
+from cinefoundry.provenance.models import GenerationRecord
 from cinefoundry.provenance.pki import signer_config
 from cinefoundry.provenance.records import create_record, sha256_file
 from cinefoundry.provenance.watermark import Watermarker, default_watermarker
@@ -31,29 +40,43 @@ class Stamper:
         self.config = signer_config(ws.home, ws.settings)
 
     def stamp(self, *, model: StudioModel, request: Any, seed: int, params: dict[str, Any], frames: np.ndarray,
-              fps: int, out_dir: Path, take: int, parent_id: str | None = None,
-              name: str | None = None) -> dict[str, Any]:  # fmt: skip
-        """Record, mark, write and sign one take (frames (F, H, W, 3) uint8); returns the record id and files."""
+              fps: int, out_dir: Path, take: int, parent_id: str | None = None, name: str | None = None,
+              still: bool = False) -> dict[str, Any]:  # fmt: skip
+        """Record, mark, write and sign one take (frames (F, H, W, 3) uint8); returns the record id and files.
+
+        `still` also delivers the middle frame as a PNG keyframe (a storyboard panel), marked and signed too.
+        """
         inputs = {role: Path(p) for role, p in _input_files(request)}
         record = create_record(self.session, model=model, tenant=self.ws.settings.tenant, actor=self.ws.actor,
                                mode=request.mode, prompt=request.prompt, negative_prompt=request.negative, seed=seed,
                                params=params, inputs=inputs, parent_id=parent_id)  # fmt: skip
-        marked = self.watermarker.embed(frames, int(record.watermark_id, 16))
-        data = luma_key(marked) if request.element else marked
         stem = out_dir / (name or f"take{take:02d}_{record.id}")
-        written = write_output(stem, data, fps, request.fmt)
-        if request.fmt != "mp4":
+        outputs = self.deliver(record, model, frames, fps, stem, request.fmt, element=request.element, still=still)
+        return {"record": record.id, "watermark_id": record.watermark_id, "outputs": outputs}
+
+    def deliver(self, record: GenerationRecord, model: StudioModel, frames: np.ndarray, fps: int, stem: Path,
+                fmt: str = "mp4", *, element: bool = False, still: bool = False,
+                source_type: str = TRAINED_ALGORITHMIC_MEDIA) -> list[dict[str, Any]]:  # fmt: skip
+        """Mark `frames` with the record's id, write them as `fmt` (plus an MP4 viewing copy), sign every file."""
+        marked = self.watermarker.embed(frames, int(record.watermark_id, 16))
+        data = luma_key(marked) if element else marked
+        written = write_output(stem, data, fps, fmt)
+        if fmt != "mp4":
             written += write_output(stem.with_name(stem.name + "_view"), marked, fps, "mp4")
+        if still:
+            key = stem.with_name(stem.name + "_key.png")
+            Image.fromarray(marked[len(marked) // 2]).save(key)
+            written.append(key)
         spec = ManifestSpec(model_id=model.label, record_id=record.id, watermark_id=record.watermark_id,
                             prompt_sha256=record.prompt_sha256, licence=record.licence,
-                            attributions=list(record.attributions))  # fmt: skip
+                            attributions=list(record.attributions), source_type=source_type)  # fmt: skip
         outputs = []
         for path in written:
             sign_file(path, path, spec, self.config)
             outputs.append(self._entry(path))
-        record.outputs = outputs
+        record.outputs = [*record.outputs, *outputs]
         self.session.flush()
-        return {"record": record.id, "watermark_id": record.watermark_id, "outputs": outputs}
+        return outputs
 
     def _entry(self, path: Path) -> dict[str, Any]:
         """A delivered file: path (relative to the workspace when inside it), sha256, format, manifest kind."""
