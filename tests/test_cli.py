@@ -40,7 +40,7 @@ def leaf_commands(group, prefix: str = "") -> list[tuple[str, object]]:
 
 def test_every_command_accepts_json() -> None:
     commands = leaf_commands(typer.main.get_command(app))
-    assert len(commands) == 37, [name for name, _ in commands]
+    assert len(commands) == 41, [name for name, _ in commands]
     missing = [name for name, cmd in commands if not any("--json" in p.opts for p in cmd.params)]
     assert missing == []
 

@@ -77,14 +77,15 @@ def run_demo(home: Path, samples: Path, echo: Echo = print, reporter: Reporter =
         result["dataset"] = _dataset_step(ws, echo)
         result["train"] = _train_step(ws, echo, reporter, recipe)
         result["eval"] = _eval_step(ws, echo, reporter, result["train"]["model"]["label"], recipe)
-        from cinefoundry.demo_shots import generate_step  # torch and diffusers load here, not at CLI start
+        from cinefoundry.demo_shots import generate_step, storyboard_step  # torch loads here, not at CLI start
 
-        result["generate"] = generate_step(ws, samples, result["train"]["model"]["label"], echo, reporter,
-                                           quick=recipe == "tiny")  # fmt: skip
+        label, quick = result["train"]["model"]["label"], recipe == "tiny"
+        result["generate"] = generate_step(ws, samples, label, echo, reporter, quick=quick)
+        result["storyboard"] = storyboard_step(ws, samples, label, echo, reporter, quick=quick)
         with ws.session("audit.verify") as s:
             audit = verify(s).as_dict()
         result["audit"] = audit
-        echo(f"11. audit log: {audit['entries']} hash-chained entries, intact={audit['ok']}, head {audit['head'][:16]}")
+        echo(f"12. audit log: {audit['entries']} hash-chained entries, intact={audit['ok']}, head {audit['head'][:16]}")
     finally:
         ws.close()
     result["ok"] = all(
@@ -96,6 +97,7 @@ def run_demo(home: Path, samples: Path, echo: Echo = print, reporter: Reporter =
             len(result["dataset"]["attribution_lines"]) == len(result["import"]["titles"]),
             result["train"]["model"] is not None,
             result["generate"]["ok"],
+            result["storyboard"]["ok"],
             result["audit"]["ok"],
         )
     )

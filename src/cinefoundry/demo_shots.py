@@ -122,3 +122,25 @@ def _reencode_check(ws: Workspace, file: str, folder: Path) -> dict[str, Any]:
     report = verify(ws, copy)
     return {"file": str(copy), "manifest": report["manifest"]["state"], "watermark": report["watermark"]["id"],
             "record": report["record"]["id"] if report["record"] else None}  # fmt: skip
+
+
+def storyboard_step(ws: Workspace, samples: Path, label: str, echo: Echo, reporter: Reporter = SILENT,
+                    quick: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Board a sample screenplay with the demo model, retake one shot, and say where everything went."""
+    from cinefoundry.storyboard.project import BoardRequest, make_board, take_shot
+    from cinefoundry.storyboard.publish import export_board
+
+    script = samples / "screenplays" / "Ascent_to_Guru_Peak.fountain"
+    echo(f"11. storyboard {script.name} with {label}: shots, a panel per shot, PDF, HTML, animatic, OTIO")
+    doc = make_board(ws, BoardRequest(script, label, steps=4 if quick else 12, style="sintel"), reporter)
+    p = doc["panels"]
+    echo(f"   {doc['title']}: {doc['shots']} shots in {doc['duration_s']:.0f} s of animatic; {p['generated']} "
+         f"generated, {p['refused']} refused")  # fmt: skip
+    first = f"{doc['project']}-s001-01"
+    retake = take_shot(ws, first, seed=1234)
+    doc = export_board(ws, doc["project"]) | {"project": doc["project"], "retake": retake}
+    echo(f"   retake of {first}: take {retake['number']} {retake['status']}; board, animatic and timeline updated")
+    for kind in ("pdf", "html", "animatic", "otio", "edl", "xml"):
+        echo(f"   {kind}: {doc['files'][kind]}")
+    doc["ok"] = doc["shots"] > 0 and p["generated"] > 0
+    return doc

@@ -16,6 +16,7 @@ from cinefoundry.cli import (
     models_cmds,
     provenance_cmds,
     rights_cmds,
+    storyboard_cmds,
     talent_cmds,
     train_cmds,
     workspace_cmds,
@@ -42,6 +43,7 @@ app.add_typer(dataset_cmds.app, name="dataset")
 app.add_typer(models_cmds.app, name="models")
 app.add_typer(audit_cmds.app, name="audit")
 app.add_typer(provenance_cmds.app, name="provenance")
+app.add_typer(storyboard_cmds.app, name="storyboard")
 
 
 def main() -> None:

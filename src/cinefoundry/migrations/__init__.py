@@ -12,7 +12,8 @@ import cinefoundry.catalog.models
 import cinefoundry.dataset.models
 import cinefoundry.ingest.models
 import cinefoundry.provenance.models
-import cinefoundry.registry.models  # noqa: F401  (registers the ingest, dataset, registry and provenance tables)
+import cinefoundry.registry.models
+import cinefoundry.storyboard.models  # noqa: F401  (registers the ingest, dataset, registry, provenance, storyboard tables)
 from cinefoundry.core.audit import AuditEntry  # noqa: F401  (registers audit_log)
 from cinefoundry.core.db import Base
 
