@@ -134,6 +134,7 @@ def tiny_studio(tmp_path_factory: pytest.TempPathFactory, samples: Path) -> Iter
     assert run_ingest(ws.session, ws.store, ClipCatalog(ws.clips_uri), titles=["alpha", "beta"]).ok
     build_dataset(ws.session, ClipCatalog(ws.clips_uri), ws.store, "gd",
                   BuildSettings(width=64, height=64, frames=17, fps=8, titles=("alpha", "beta")), ws.actor)  # fmt: skip
-    train_model(ws, TrainRequest("gd", get_recipe("tiny"), "gm"))
+    recipe = get_recipe("tiny").with_overrides(buckets=((17, 48, 48), (17, 32, 64)))  # preview and 2:1 buckets
+    train_model(ws, TrainRequest("gd", recipe, "gm"))
     yield ws
     ws.close()

@@ -144,7 +144,7 @@ def test_video_to_video_keeps_more_of_the_clip_at_low_strength(studio: Workspace
 def test_preview_then_final_keeps_the_seed_and_links_the_records(studio: Workspace) -> None:
     preview = generate(studio, GenerateRequest("a lighthouse", "gm", seed=9, preview=True))
     take = preview["takes"][0]
-    assert preview["steps"] == 8 and take["size"] != [64, 64]  # smaller and fewer steps
+    assert preview["steps"] == 8 and take["size"] == [48, 48]  # the model's smaller bucket, fewer steps
     final = generate(studio, GenerateRequest("", "", final=take["record"]))
     assert final["final_of"] == take["record"] and final["takes"][0]["seed"] == 9
     assert final["takes"][0]["size"] == [64, 64] and final["steps"] == 30
@@ -201,12 +201,19 @@ def test_the_guard_refuses_performers_and_their_on_screen_characters(studio: Wor
     assert "record" in ok["takes"][0]
 
 
+def test_sizes_and_lengths_within_the_models_buckets(studio: Workspace) -> None:
+    wide = generate(studio, GenerateRequest("a wide valley", "gm", size=(64, 32), frames=9, steps=2))
+    assert decode(studio.home / wide["takes"][0]["outputs"][0]["path"]).shape == (9, 32, 64, 3)
+    with studio.session() as s:
+        assert find_record(s, wide["takes"][0]["record"]).params["size"] == [64, 32]
+
+
 def test_bad_inputs_name_the_file_and_the_problem(studio: Workspace, tmp_path: Path) -> None:
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not an image")
     with pytest.raises(InputError, match=r"broken\.png"):
         generate(studio, GenerateRequest("a sunrise", "gm", image=broken, steps=2))
-    with pytest.raises(ValueError, match="size"):
+    with pytest.raises(ValueError, match="buckets"):
         generate(studio, GenerateRequest("a sunrise", "gm", size=(640, 360), steps=2))
     with pytest.raises(ValueError, match="one of"):
         GenerateRequest("a sunrise", "gm", fmt="avi")

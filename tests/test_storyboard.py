@@ -6,13 +6,13 @@ refused panel for a Tears of Steel performer while the rest of the board is made
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import av
 import opentimelineio as otio
 import pypdfium2 as pdfium
 import pytest
-from cinefoundry.storyboard.screenplay import parse_fountain
 from typer.testing import CliRunner
 
 from cinefoundry.cli import app
@@ -20,6 +20,7 @@ from cinefoundry.core.errors import InputError
 from cinefoundry.provenance.verify import verify
 from cinefoundry.storyboard import project as board_project
 from cinefoundry.storyboard.project import BoardRequest, make_board
+from cinefoundry.storyboard.screenplay import parse_fountain
 from cinefoundry.workspace import Workspace
 
 runner = CliRunner()
@@ -49,6 +50,13 @@ A robot arm lifts a glowing core.
 def animatic_frames(path: Path) -> int:
     with av.open(str(path)) as c:
         return sum(1 for _ in c.decode(video=0))
+
+
+def cards(html: Path) -> dict[str, str]:
+    """The HTML board's panels by shot id."""
+    text = html.read_text(encoding="utf-8")
+    return {m.group(1): m.group(0) for m in re.finditer(r'<article[^>]*data-shot-id="([^"]+)".*?</article>', text,
+                                                        re.S)}  # fmt: skip
 
 
 def timeline_frames(timeline: otio.schema.Timeline) -> int:
@@ -82,12 +90,15 @@ def test_a_sample_screenplay_becomes_a_board_the_edit_can_load(tiny_studio: Work
     for key, adapter in (("edl", "cmx_3600"), ("xml", "fcp_xml")):
         assert len(otio.adapters.read_from_file(str(files[key]), adapter_name=adapter).find_clips()) == len(shots)
     assert verify(tiny_studio, files["animatic"])["manifest"]["state"] == "Trusted"
+    panel = verify(tiny_studio, tiny_studio.home / shots[0]["takes"][0]["image"])  # a panel keyframe PNG
+    assert panel["manifest"]["state"] == "Trusted" and panel["record"]["id"] == shots[0]["takes"][0]["record_id"]
 
 
 def test_a_retake_changes_one_panel_and_its_timeline_clip(tiny_studio: Workspace, samples: Path) -> None:
     doc = make_board(tiny_studio, BoardRequest(samples / "screenplays" / SCRIPTS[0], "gm", scenes="1-2",
                                                name="retake-test", steps=2))  # fmt: skip
     before = otio.adapters.read_from_file(doc["files"]["otio"]).find_clips()
+    cards_before = cards(Path(doc["files"]["html"]))
     target = before[1].metadata["cinefoundry"]["shot_id"]
     result = runner.invoke(app, ["storyboard", "retake", target, "--seed", "77", "--home", str(tiny_studio.home),
                                  "--json"])  # fmt: skip
@@ -97,6 +108,8 @@ def test_a_retake_changes_one_panel_and_its_timeline_clip(tiny_studio: Workspace
                if b.metadata["cinefoundry"]["record_id"] != a.metadata["cinefoundry"]["record_id"]]  # fmt: skip
     assert changed == [target]
     assert after[1].metadata["cinefoundry"]["take"] == 2
+    cards_after = cards(Path(json.loads(result.stdout)["files"]["html"]))
+    assert [k for k in cards_before if cards_before[k] != cards_after[k]] == [target]  # one panel changed
     approved = runner.invoke(app, ["storyboard", "approve", target, "1", "--home", str(tiny_studio.home), "--json"])
     assert approved.exit_code == 0, approved.output
     final = otio.adapters.read_from_file(json.loads(approved.stdout)["files"]["otio"]).find_clips()

@@ -80,7 +80,8 @@ def test_a_trained_model_is_registered_with_lineage_and_reloads_with_diffusers_c
 
 
 def test_an_interrupted_run_resumes_to_exactly_the_same_losses(studio: Workspace) -> None:
-    recipe = TINY.with_overrides(vae_steps=6, steps=8, checkpoint_every=1)
+    # with a second (5 frames, 16x32) bucket: which bucket a step trains on is restored with everything else
+    recipe = TINY.with_overrides(vae_steps=6, steps=8, checkpoint_every=1, buckets=((5, 16, 32),), bucket_share=0.5)
     fresh_run(studio)
     whole = train_model(studio, TrainRequest("td", recipe, name="whole"))
     fresh_run(studio)
@@ -92,6 +93,7 @@ def test_an_interrupted_run_resumes_to_exactly_the_same_losses(studio: Workspace
     assert third.stages["denoiser"]["resumed_from"] == 5 and third.model is not None
     assert second.losses["vae"] == whole.losses["vae"]
     assert third.losses["denoiser"] == whole.losses["denoiser"]
+    assert load_bundle(studio.home / whole.model["path"]).meta["buckets"] == [[9, 32, 32], [5, 16, 32]]
     a = load_bundle(studio.home / whole.model["path"]).transformer.state_dict()
     b = load_bundle(studio.home / third.model["path"]).transformer.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -165,6 +167,12 @@ def test_latents_are_cached_by_vae_and_reused(studio: Workspace) -> None:
         parent = find_model(s, "tinymodel").label
     train_model(studio, TrainRequest("td", TINY.with_overrides(steps=2), name="again", init_from=parent))
     assert lance.dataset(str(studio.home / "latents.lance")).count_rows() == before  # same VAE: nothing new
+
+
+def test_a_bucket_the_vae_or_the_windows_cannot_make_is_refused_before_any_work(studio: Workspace) -> None:
+    for bucket, words in (((8, 16, 32), "4k\\+1|2k\\+1"), ((17, 16, 32), "longer"), ((5, 12, 32), "multiples")):
+        with pytest.raises(CinefoundryError, match=words):
+            train_model(studio, TrainRequest("td", TINY.with_overrides(buckets=(bucket,)), name="badbucket"))
 
 
 def test_a_dataset_without_enough_windows_for_the_batch_is_refused_clearly(studio: Workspace) -> None:

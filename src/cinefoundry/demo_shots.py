@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 
 from cinefoundry.core.errors import RefusedError
 from cinefoundry.core.progress import SILENT, Reporter
@@ -70,11 +71,26 @@ def generate_step(ws: Workspace, samples: Path, label: str, echo: Echo, reporter
             delivered = take["outputs"][0]
             report = verify(ws, ws.home / delivered["path"])
             state, mark = report["manifest"]["state"], report["watermark"]["id"]
-            checks.append({"title": title, "record": take["record"], "file": delivered["path"], "manifest": state,
-                           "watermark": mark})  # fmt: skip
+            check = {"title": title, "record": take["record"], "file": delivered["path"], "manifest": state,
+                     "watermark": mark}  # fmt: skip
+            if mark is None and view is not delivered:
+                # a keyed element keeps the mark only where it is visible; its MP4 viewing copy carries all of it
+                shown = verify(ws, ws.home / view["path"])
+                check |= {"view_manifest": shown["manifest"]["state"], "view_watermark": shown["watermark"]["id"]}
+                report["record"] = report["record"] or shown["record"]
+            if doc["kind"] == "element":
+                check["alpha"] = _alpha_stats(ws.home / delivered["path"])
+            checks.append(check)
             resolved = report["record"]["id"] if report["record"] else "unresolved"
-            echo(f"   {title}: {delivered['path']} · C2PA {report['manifest']['state']} · watermark "
-                 f"{report['watermark']['id']} -> {resolved}")  # fmt: skip
+            via = f" (via {view['path']})" if mark is None and "view_watermark" in check else ""
+            echo(f"   {title}: {delivered['path']} · C2PA {state} · watermark {mark or check.get('view_watermark')}"
+                 f"{via} -> {resolved}")  # fmt: skip
+            if "alpha" in check:
+                a = check["alpha"]
+                echo(
+                    f"     alpha: {a['transparent']:.0%} of pixels transparent, {a['opaque']:.0%} opaque "
+                    "(the demo library has no effect footage: the demo model's elements are mostly dark)"
+                )
             details = {"mode": f"{doc['mode']} · {doc['kind']}", "seed": str(take["seed"]),
                        "size": f"{take['size'][0]}x{take['size'][1]}, {take['frames']} frames",
                        "record": take["record"], "files": ", ".join(o["path"] for o in take["outputs"])}  # fmt: skip
@@ -88,8 +104,16 @@ def generate_step(ws: Workspace, samples: Path, label: str, echo: Echo, reporter
                          [f"Refused: {r['prompt']!r}: {r['reason']}" for r in refused])  # fmt: skip
     echo(f"   gallery: {page}")
     return {"takes": checks, "refused": refused, "reencoded": reencode, "gallery": str(page),
-            "ok": bool(checks) and all(c["manifest"] == "Trusted" and c["watermark"] for c in checks)
+            "ok": bool(checks) and all(c["manifest"] == "Trusted" and (c["watermark"] or c.get("view_watermark"))
+                                       for c in checks)
             and reencode["record"] == checks[0]["record"] and bool(refused)}  # fmt: skip
+
+
+def _alpha_stats(path: Path) -> dict[str, float]:
+    """Share of fully transparent and fully opaque pixels in an element's alpha (ProRes 4444)."""
+    with av.open(str(path)) as c:
+        alpha = np.stack([f.to_ndarray(format="rgba")[..., 3] for f in c.decode(video=0)])
+    return {"transparent": float((alpha == 0).mean()), "opaque": float((alpha >= 250).mean())}
 
 
 def _still(video: Path, at: float, dest: Path) -> Path:

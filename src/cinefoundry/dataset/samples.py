@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import av
@@ -67,6 +67,27 @@ class Windows:
     @property
     def evaluation(self) -> Windows:
         return self.subset(self.held_out)
+
+    def at(self, frames: int, height: int, width: int) -> Windows:
+        """The same windows in another (frames, height, width) bucket: the first `frames` frames, centre-cropped
+        to the bucket's aspect and scaled by area (so a 2.39:1 bucket is cut from square windows, not squeezed)."""
+        if frames > self.spec.frames:
+            raise ValueError(f"bucket of {frames} frames is longer than the {self.spec.frames}-frame windows")
+        v = self.videos[:, :frames]
+        h, w = v.shape[2:4]
+        if w * height > h * width:  # wider than the bucket: crop the sides
+            cw = round(h * width / height)
+            v = v[:, :, :, (w - cw) // 2 : (w - cw) // 2 + cw]
+        elif w * height < h * width:  # taller: crop top and bottom
+            ch = round(w * height / width)
+            v = v[:, :, (h - ch) // 2 : (h - ch) // 2 + ch]
+        if v.shape[2:4] != (height, width):
+            flat = v.reshape(-1, *v.shape[2:])
+            v = np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in flat])
+            v = v.reshape(len(self), frames, height, width, 3)
+        spec = replace(self.spec, frames=frames, height=height, width=width)
+        return Windows(np.ascontiguousarray(v), self.clip_ids, self.title_ids, self.captions, self.starts_s,
+                       self.held_out, spec, self.titles)  # fmt: skip
 
     def labels(self) -> np.ndarray:
         """The class index of each window's title."""

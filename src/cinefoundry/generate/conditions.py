@@ -36,29 +36,39 @@ class Geometry:
         return (self.frames - 1) // (self.latent[1] - 1) if self.latent[1] > 1 else 1
 
 
-def model_geometry(bundle: ModelBundle, size: tuple[int, int] | None = None, frames: int | None = None) -> Geometry:
-    """The model's training window, or the asked size (W, H) and length when the model can make them.
+def buckets(bundle: ModelBundle) -> list[tuple[int, int, int]]:
+    """The (frames, height, width) buckets the model was trained on, its main window first."""
+    w = bundle.meta["window"]
+    return [tuple(b) for b in bundle.meta.get("buckets") or [[w["frames"], w["height"], w["width"]]]]
 
-    Sizes must be multiples of what one latent token covers (VAE factor x patch) and within 2x of the trained
-    area: a DiT trained on one window size degrades quickly far from it. Lengths are any 4k+1 (or the VAE's
-    temporal factor) up to the trained window; longer shots are made by chaining windows (see `extend`).
+
+def model_geometry(bundle: ModelBundle, size: tuple[int, int] | None = None, frames: int | None = None) -> Geometry:
+    """The model's main window, or the asked size (W, H) and length when the model's buckets cover them.
+
+    A size is covered by a bucket of that size, or by one within 2x of its area and aspect (a DiT degrades
+    quickly far from what it saw), in multiples of one latent token (VAE factor x patch). A length is any
+    4k+1 (the VAE's temporal factor) up to the longest bucket of that size; longer shots chain windows.
     """
-    window = bundle.meta["window"]
     vae_cfg = bundle.recipe.vae
     _, ph, pw = bundle.transformer.config.patch_size
     cell_h, cell_w = vae_cfg.spatial_factor * ph, vae_cfg.spatial_factor * pw
-    width, height = size or (window["width"], window["height"])
+    trained = buckets(bundle)
+    width, height = size or (trained[0][2], trained[0][1])
     if width % cell_w or height % cell_h:
         raise ValueError(f"size {width}x{height}: this model needs multiples of {cell_w}x{cell_h}")
-    trained_area = window["width"] * window["height"]
-    if not trained_area / 2 <= width * height <= trained_area * 2:
-        raise ValueError(f"size {width}x{height} is too far from the trained {window['width']}x{window['height']} "
-                         f"(this model's buckets take half to twice its area)")  # fmt: skip
-    n = min(frames or window["frames"], window["frames"])
+    near = [b for b in trained if 0.5 <= width * height / (b[1] * b[2]) <= 2 and 0.5 <= (width / height) /
+            (b[2] / b[1]) <= 2]  # fmt: skip
+    if not near:
+        sizes = ", ".join(f"{w}x{h}" for _, h, w in trained)
+        raise ValueError(f"size {width}x{height} is outside this model's buckets ({sizes}; each takes half to "
+                         "twice its area and aspect)")  # fmt: skip
+    exact = [b for b in near if (b[1], b[2]) == (height, width)]
+    longest = max(b[0] for b in exact or near)
+    n = min(frames or longest, longest)
     tf = vae_cfg.temporal_factor
     n = (n - 1) // tf * tf + 1
     latent = vae_cfg.latent_shape(n, height, width)
-    return Geometry(n, height, width, int(window["fps"]), latent)
+    return Geometry(n, height, width, int(bundle.meta["window"]["fps"]), latent)
 
 
 def fit_frame(rgb: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -94,6 +94,13 @@ def luma_key(frames_rgb: np.ndarray, black: float = 0.04, white: float = 0.35) -
     return np.concatenate([rgb, alpha[..., None]], axis=-1).astype(np.float32)
 
 
+def element_white_point(frames_rgb: np.ndarray, black: float = 0.04, white: float = 0.35) -> float:
+    """The white point of an element's key: `white`, or lower for a dim element, so that its brightest
+    1% (its core, as a compositor would pick it) keys fully opaque; never closer than 0.05 to `black`."""
+    luma = _unit_float(frames_rgb) @ REC709_LUMA
+    return float(min(white, max(black + 0.05, np.percentile(luma, 99))))
+
+
 def srgb_to_linear(encoded: np.ndarray) -> np.ndarray:
     """IEC 61966-2-1 sRGB transfer function, decoded: encoded values in [0, 1] -> linear light."""
     return np.where(encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4).astype(np.float32)

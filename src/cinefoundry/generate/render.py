@@ -34,7 +34,7 @@ class RenderInputs:
     extend: np.ndarray | None = None  # (F, H, W, 3): the clip to continue
     video: np.ndarray | None = None  # (F, H, W, 3): the clip to re-render
     strength: float = 1.0
-    black_ends: bool = False  # elements start and end on black, as an effect element does
+    start_black: bool = False  # an element starts from black, as an explosion or a burst of sparks does
 
 
 @dataclass
@@ -94,9 +94,8 @@ class TakeRenderer:
 
     def _first_window(self, settings: RenderSettings, inputs: RenderInputs) -> list[np.ndarray]:
         keyframes = list(inputs.keyframes)
-        if inputs.black_ends and not keyframes:
-            black = np.zeros((self.geom.height, self.geom.width, 3), np.uint8)
-            keyframes = [(0.0, black), (-1.0, black)]
+        if inputs.start_black and not keyframes:
+            keyframes = [(0.0, np.zeros((self.geom.height, self.geom.width, 3), np.uint8))]
         cond = keyframe_condition(self.bundle, self.geom, keyframes) if keyframes else None
         if inputs.video is not None:
             clip = _fit_length(inputs.video, self.geom.frames)

@@ -20,7 +20,7 @@ from cinefoundry.catalog import policy
 from cinefoundry.catalog.models import Title
 from cinefoundry.core.errors import RefusedError
 from cinefoundry.core.progress import SILENT, Reporter
-from cinefoundry.generate.conditions import Geometry, fit_frame, load_clip, load_image, model_geometry
+from cinefoundry.generate.conditions import Geometry, buckets, fit_frame, load_clip, load_image, model_geometry
 from cinefoundry.generate.pipeline import StudioPipeline
 from cinefoundry.generate.render import RenderInputs, RenderSettings, TakeRenderer, loop_seam
 from cinefoundry.generate.request import GenerateRequest
@@ -166,25 +166,22 @@ def _probe_geometry(folder: Path) -> Geometry:
 
 
 def _geometry(bundle: ModelBundle, request: GenerateRequest) -> Geometry:
-    """The output size: asked, or for a preview a smaller bucket of the same aspect when the model has one."""
+    """The output size: asked, else the main bucket; a preview takes the model's smallest bucket of about the
+    main one's aspect when it has one (else the main size, with fewer steps)."""
     if request.size or not request.preview:
         return model_geometry(bundle, request.size, request.frames)
-    full = model_geometry(bundle, None, request.frames)
-    for scale in (0.5, 0.75):
-        cell = bundle.recipe.vae.spatial_factor * bundle.transformer.config.patch_size[1]
-        size = (round(full.width * scale / cell) * cell, round(full.height * scale / cell) * cell)
-        try:
-            return model_geometry(bundle, size, request.frames)
-        except ValueError:
-            continue
-    return full
+    main = buckets(bundle)[0]
+    smaller = [b for b in buckets(bundle)[1:] if b[1] * b[2] < main[1] * main[2]
+               and abs(b[2] / b[1] - main[2] / main[1]) < 0.1 * main[2] / main[1]]  # fmt: skip
+    pick = min(smaller, key=lambda b: b[1] * b[2]) if smaller else main
+    return model_geometry(bundle, (pick[2], pick[1]), request.frames)
 
 
 def _inputs(request: GenerateRequest, geom: Geometry, preview_file: Path | None) -> RenderInputs:
     """Reference files read and fitted to the output geometry; a final starts from its preview's frames."""
     keyframes = [(0.0, load_image(request.image, geom.width, geom.height))] if request.image else []
     keyframes += [(t, load_image(p, geom.width, geom.height)) for t, p in request.keyframes]
-    inputs = RenderInputs(keyframes=keyframes, black_ends=request.element)
+    inputs = RenderInputs(keyframes=keyframes, start_black=request.element)
     if request.extend:
         inputs.extend = load_clip(request.extend, geom)
     if request.video:

@@ -49,6 +49,10 @@ class TrainConfig:
     compile: bool = True  # torch.compile the denoiser's blocks on GPUs (ignored on CPUs)
     precision: str = "auto"  # bf16 autocast on GPUs, fp32 on CPUs
     title_balance: float = 0.5  # sampling weight of a title ~ (its windows)^(1 - this): 0 natural, 1 equal titles
+    # Extra (frames, height, width) buckets besides the dataset's window, made from the same windows (first
+    # frames, centre crop to the bucket's aspect, area scaling); `bucket_share` of the steps go to them.
+    buckets: tuple[tuple[int, int, int], ...] = ()
+    bucket_share: float = 0.25
     seed: int = 0
     holdout: float = 0.15
     log_every: int = 10
@@ -81,8 +85,9 @@ class Recipe:
         den = dict(doc["denoiser"], patch_size=tuple(doc["denoiser"]["patch_size"]))
         vae = dict(doc["vae"], block_out_channels=tuple(doc["vae"]["block_out_channels"]),
                    downsample=tuple(doc["vae"]["downsample"]))  # fmt: skip
+        train = dict(doc["train"], buckets=tuple(tuple(b) for b in doc["train"].get("buckets", ())))
         return cls(doc["name"], VAEConfig(**vae), DenoiserConfig(**den), TextEncoderConfig(**doc["text"]),
-                   TrainConfig(**doc["train"]))  # fmt: skip
+                   TrainConfig(**train))  # fmt: skip
 
 
 def _wan(name: str, layers: int, heads: int, ffn: int, steps: int, text: str = "umt5") -> Recipe:
@@ -149,6 +154,9 @@ RECIPES: dict[str, Recipe] = {
             warmup=100,
             # equal titles: with sqrt balancing the 10 s Sintel excerpt and the small trailer were under-learned
             title_balance=1.0,
+            # a smaller square bucket for previews and a 2:1 "scope" bucket, cut from the same windows
+            buckets=((17, 48, 48), (17, 32, 64)),
+            bucket_share=0.2,
         ),
     ),
     # Wan 2.1 T2V 1.3B: 30 layers, 12 heads x 128, FFN 8960, UMT5-XXL text, Wan VAE

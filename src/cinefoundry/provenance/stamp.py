@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 from sqlalchemy.orm import Session
 
-from cinefoundry.generate.export import luma_key, write_output
+from cinefoundry.generate.export import element_white_point, luma_key, write_output
 from cinefoundry.provenance.manifest import (
     TRAINED_ALGORITHMIC_MEDIA,
     ManifestSpec,
@@ -61,7 +61,7 @@ class Stamper:
                 source_type: str = TRAINED_ALGORITHMIC_MEDIA) -> list[dict[str, Any]]:  # fmt: skip
         """Mark `frames` with the record's id, write them as `fmt` (plus an MP4 viewing copy), sign every file."""
         marked = self.watermarker.embed(frames, int(record.watermark_id, 16))
-        data = luma_key(marked) if element else marked
+        data = luma_key(marked, white=element_white_point(marked)) if element else marked
         written = write_output(stem, data, fps, fmt)
         if fmt != "mp4":
             written += write_output(stem.with_name(stem.name + "_view"), marked, fps, "mp4")

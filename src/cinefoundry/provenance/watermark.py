@@ -226,16 +226,24 @@ class QIMWatermarker:
             marked = cv2.add(frame, cv2.merge([d, d, d]), dtype=cv2.CV_8U)  # saturating
         return marked
 
-    def soft_bits(self, frames: np.ndarray) -> np.ndarray:
+    def soft_bits(self, frames: np.ndarray, canon: np.ndarray | None = None) -> np.ndarray:
         """(F, 64 blocks, P) soft votes in [-1, 1] per slot and frame (> 0 votes for a 1)."""
-        frames = _check(frames)
-        canon = np.stack([_canonical(f) for f in frames])
+        if canon is None:
+            canon = np.stack([_canonical(f) for f in _check(frames)])
         u = self._project(_coefficients(canon)) / self.step - self.dither
         return -np.cos(2 * np.pi * u)  # +1 on the lattice of a 1 (half a step off that of a 0), -1 on a 0's
 
     def detect(self, frames: np.ndarray) -> Detection:
-        """Average each slot's vote over all frames, decode the code, then check the CRC (video-level decision)."""
-        votes = self.soft_bits(frames).mean(axis=0)  # (64 blocks, P)
+        """Average each slot's vote over all frames, decode the code, then check the CRC (video-level decision).
+
+        Blocks that are flat black carry no mark (a keyed element's cleared background, a black frame clipped
+        at 0): their votes are left out instead of adding noise.
+        """
+        canon = np.stack([_canonical(f) for f in _check(frames)])
+        blocks = canon.reshape(len(canon), CANON // BLOCK, BLOCK, CANON // BLOCK, BLOCK).max(axis=(2, 4))
+        weight = (blocks.reshape(len(canon), -1) > 1.5).astype(np.float32)[..., None]  # (F, 64 blocks, 1)
+        soft = self.soft_bits(frames, canon)
+        votes = (soft * weight).sum(axis=0) / np.maximum(weight.sum(axis=0), 1.0)  # (64 blocks, P)
         coded = np.bincount(self.slot_bit.ravel(), votes.ravel(), CODED_BITS)  # (172,) summed over repeats
         llr = conv_decode(coded)  # (80,)
         # On a clean read the best path with a bit flipped differs in at least FREE_DISTANCE coded bits, each

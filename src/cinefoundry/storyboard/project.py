@@ -60,7 +60,8 @@ def make_board(ws: Workspace, request: BoardRequest, reporter: Reporter = SILENT
     digest = sha256_file(request.script)
     with ws.session("storyboard.plan") as s:
         model = find_model(s, request.model)
-        project = _project(s, ws, request, screenplay.title or request.script.stem, screenplay.credit, model, digest)
+        credit = " ".join(x for x in (screenplay.credit, ", ".join(screenplay.authors)) if x)
+        project = _project(s, ws, request, screenplay.title or request.script.stem, credit, model, digest)
         project.scenes = sorted(set(project.scenes) | set(chosen))
         project.notes = list(screenplay.problems)
         have = {(sh.scene, sh.number) for sh in project.shots}

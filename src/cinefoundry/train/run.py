@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from cinefoundry.core.errors import CinefoundryError
+from cinefoundry.core.errors import CinefoundryError, InputError
 from cinefoundry.core.progress import SILENT, Reporter
 from cinefoundry.dataset.build import latest_version
 from cinefoundry.dataset.cache import ArrayCache, text_item, window_item
@@ -93,6 +93,7 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
 
     text_cfg = init.text_config or recipe.text
     recipe = Recipe(recipe.name, recipe.vae if init.vae is None else init.vae_config, recipe.denoiser, text_cfg, cfg)
+    _check_buckets(recipe, windows)
     text = load_text_encoder(text_cfg)
     vae = init.vae if init.vae is not None else _vae_stage(recipe, train_w, windows, run, par, request, report,
                                                            reporter)  # fmt: skip
@@ -118,7 +119,9 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
                      cfg.warmup, cfg.weight_decay, cfg.ema_decay, cfg.seconds, cfg.seed, cfg.log_every,
                      cfg.checkpoint_every, cfg.precision)  # fmt: skip
     order = balanced_order(train_w.title_ids, cfg.title_balance)
-    loss_fn = stages.through(order, stages.denoiser_loss_fn(latents, table, index, cfg, par.device))
+    extra = [_latents(ws, vae, windows.at(*bucket), par, reporter)[0] for bucket in cfg.buckets]
+    loss_fn = stages.through(order, stages.bucketed([stages.denoiser_loss_fn(z, table, index, cfg, par.device)
+                                                     for z in (latents, *extra)], cfg.bucket_share))  # fmt: skip
     loop = TrainingLoop(spec, transformer, loss_fn, len(order), par, run, reporter, request.stop_after)
     result = loop.run()
     _record(report, "denoiser", result, par)
@@ -134,6 +137,22 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
     par.barrier()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _check_buckets(recipe: Recipe, windows: Windows) -> None:
+    """Every extra bucket must fit the VAE (frames tk+1, sizes in its factor) and the patch, before any work."""
+    _, ph, pw = recipe.denoiser.patch_size
+    for frames, height, width in recipe.train.buckets:
+        if frames > windows.spec.frames:
+            raise InputError("recipe", f"bucket {frames}x{height}x{width} is longer than the dataset's "
+                             f"{windows.spec.frames}-frame windows")  # fmt: skip
+        try:
+            _, _, h, w = recipe.vae.latent_shape(frames, height, width)
+        except ValueError as exc:
+            raise InputError("recipe", f"bucket {frames}x{height}x{width}: {exc}") from None
+        if h % ph or w % pw:
+            raise InputError("recipe", f"bucket {frames}x{height}x{width}: latents {w}x{h} do not split into "
+                             f"{pw}x{ph} patches")  # fmt: skip
 
 
 def _unsharded(transformer: torch.nn.Module, lora_rank: int | None) -> torch.nn.Module:
@@ -262,6 +281,8 @@ def _register(ws: Workspace, request: TrainRequest, recipe: Recipe, init: InitSo
     held = sorted({c for c, h in zip(windows.clip_ids, windows.held_out, strict=True) if h})
     meta = {"dataset": dataset_label, "titles": windows.titles, "held_out_clips": held,
             "latent_shape": list(latents.shape[1:]), "window": windows.spec.__dict__,
+            "buckets": [[windows.spec.frames, windows.spec.height, windows.spec.width],
+                        *[list(b) for b in recipe.train.buckets]],
             "init_from": request.init_from}  # fmt: skip
     if request.lora_rank:
         meta["lora"] = {"rank": request.lora_rank, "parent": init.folder_ref}

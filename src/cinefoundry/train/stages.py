@@ -90,6 +90,20 @@ def _tokens_per_frame(model: torch.nn.Module, shape: torch.Size) -> int:
     return (shape[3] // ph) * (shape[4] // pw)
 
 
+def bucketed(loss_fns: list[Callable], share: float) -> Callable:
+    """One loss over several (frames, height, width) buckets: each step draws its bucket first from the step's
+    generator (the same on every rank), the main bucket with probability 1 - share, the others evenly."""
+    if len(loss_fns) == 1:
+        return loss_fns[0]
+    probs = torch.tensor([1.0 - share] + [share / (len(loss_fns) - 1)] * (len(loss_fns) - 1))
+
+    def loss(model: torch.nn.Module, idx: torch.Tensor, part: slice, gen: torch.Generator) -> torch.Tensor:
+        chosen = int(torch.multinomial(probs, 1, generator=gen))
+        return loss_fns[chosen](model, idx, part, gen)
+
+    return loss
+
+
 def through(order: np.ndarray, loss_fn: Callable) -> Callable:
     """A loss over positions of `order` (a resampled list of item indices) instead of over the items."""
     lookup = torch.from_numpy(order)
