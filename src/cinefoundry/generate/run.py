@@ -14,17 +14,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 
 from cinefoundry.catalog import policy
 from cinefoundry.catalog.models import Title
-from cinefoundry.core.errors import RefusedError
+from cinefoundry.core.errors import InputError, RefusedError
 from cinefoundry.core.progress import SILENT, Reporter
 from cinefoundry.generate.conditions import Geometry, buckets, fit_frame, load_clip, load_image, model_geometry
 from cinefoundry.generate.pipeline import StudioPipeline
 from cinefoundry.generate.render import RenderInputs, RenderSettings, TakeRenderer, loop_seam
 from cinefoundry.generate.request import GenerateRequest
 from cinefoundry.models.bundle import ModelBundle, load_bundle
+from cinefoundry.provenance.frames import read_frames
 from cinefoundry.provenance.likeness import LikenessGuard
 from cinefoundry.provenance.models import LikenessCheck
 from cinefoundry.provenance.records import find_record
@@ -50,8 +52,9 @@ def generate(ws: Workspace, request: GenerateRequest, reporter: Reporter = SILEN
         guard = _guard(s, ws)
         decisions = [guard.check_prompt(request.prompt)]
         for role, path in _reference_files(request):
+            # clips are checked at their own resolution: at the model's 64 px a face would be too small to find
             decisions.append(guard.check_image(path) if role in ("image", "keyframe") else
-                             guard.check_frames(load_clip(path, _probe_geometry(folder), max_frames=17)))  # fmt: skip
+                             guard.check_frames(_reference_frames(path)))  # fmt: skip
         refused = [r for d in decisions if not d.allowed for r in d.reasons]
         checks = [d.check_id for d in decisions]
     if refused:
@@ -157,12 +160,15 @@ def _bundle(folder: Path, device: str) -> ModelBundle:
     return _BUNDLES[key]
 
 
-def _probe_geometry(folder: Path) -> Geometry:
-    """The training window of a model folder, for checking a reference clip before the model loads."""
-    from cinefoundry.models.bundle import read_meta
+def _reference_frames(path: Path) -> np.ndarray:
+    """The first seconds of a reference clip at its own size, for the likeness guard; a clear error if unreadable."""
+    try:
+        return read_frames(path, max_frames=REFERENCE_FRAMES)
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise InputError(str(path), f"not a readable video: {exc}") from exc
 
-    w = read_meta(folder)["window"]
-    return Geometry(w["frames"], w["height"], w["width"], int(w["fps"]), (0, 0, 0, 0))
+
+REFERENCE_FRAMES = 48
 
 
 def _geometry(bundle: ModelBundle, request: GenerateRequest) -> Geometry:
