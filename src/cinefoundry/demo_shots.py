@@ -156,7 +156,9 @@ def storyboard_step(ws: Workspace, samples: Path, label: str, echo: Echo, report
 
     script = samples / "screenplays" / "Ascent_to_Guru_Peak.fountain"
     echo(f"11. storyboard {script.name} with {label}: shots, a panel per shot, PDF, HTML, animatic, OTIO")
-    doc = make_board(ws, BoardRequest(script, label, steps=4 if quick else 12, style="sintel"), reporter)
+    # the quick (tiny-recipe) demo boards the first two scenes; the full demo the whole script
+    request = BoardRequest(script, label, scenes="1-2" if quick else None, steps=4 if quick else 12, style="sintel")
+    doc = make_board(ws, request, reporter)
     p = doc["panels"]
     echo(f"   {doc['title']}: {doc['shots']} shots in {doc['duration_s']:.0f} s of animatic; {p['generated']} "
          f"generated, {p['refused']} refused")  # fmt: skip

@@ -7,11 +7,10 @@ the file as delivered). A non-MP4 delivery also gets an MP4 viewing copy, marked
 
 from __future__ import annotations
 
-from fractions import Fraction
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 from PIL import Image
 from sqlalchemy.orm import Session
@@ -80,10 +79,9 @@ class Stamper:
         self.session.flush()
         return outputs
 
-    def deliver_video(self, record: GenerationRecord, model: StudioModel, src: Path, stem: Path,
-                      source_type: str = TRAINED_ALGORITHMIC_MEDIA) -> list[dict[str, Any]]:  # fmt: skip
-        """Like `deliver` for a video already on disk (an animatic): marked while streaming, then signed."""
-        path = mark_video(src, stem.with_suffix(".mp4"), self.watermarker, int(record.watermark_id, 16))
+    def sign_written(self, record: GenerationRecord, model: StudioModel, path: Path,
+                     source_type: str = TRAINED_ALGORITHMIC_MEDIA) -> list[dict[str, Any]]:  # fmt: skip
+        """Sign and record a file its writer already marked with the record's id (an animatic: `mark_frame`)."""
         spec = ManifestSpec(model_id=model.label, record_id=record.id, watermark_id=record.watermark_id,
                             prompt_sha256=record.prompt_sha256, licence=record.licence,
                             attributions=list(record.attributions), source_type=source_type)  # fmt: skip
@@ -93,6 +91,11 @@ class Stamper:
         self.session.flush()
         return outputs
 
+    def mark_frame(self, record: GenerationRecord) -> Callable[[np.ndarray], np.ndarray]:
+        """(H, W, 3) uint8 -> the same frame carrying the record's watermark id."""
+        payload = int(record.watermark_id, 16)
+        return lambda rgb: self.watermarker.embed(rgb[None], payload)[0]
+
     def _entry(self, path: Path) -> dict[str, Any]:
         """A delivered file: path (relative to the workspace when inside it), sha256, format, manifest kind."""
         mime = mime_for(path)
@@ -101,33 +104,6 @@ class Stamper:
         if entry["manifest"] == "sidecar":
             entry["sidecar"] = _display(sidecar_path(path), self.ws.home)
         return entry
-
-
-def mark_video(src: Path, dst: Path, watermarker: Watermarker, payload: int, chunk: int = 32, crf: int = 18) -> Path:
-    """Re-encode `src` as H.264 with every frame marked, `chunk` frames at a time (an animatic of minutes at
-    512 px would not fit in memory as one array)."""
-    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
-        s_in = inp.streams.video[0]
-        s_out = out.add_stream("libx264", rate=s_in.average_rate or s_in.guessed_rate or Fraction(24))
-        s_out.width, s_out.height, s_out.pix_fmt = s_in.codec_context.width, s_in.codec_context.height, "yuv420p"
-        s_out.options = {"crf": str(crf)}
-
-        def flush(frames: list[np.ndarray]) -> None:
-            for marked in watermarker.embed(np.stack(frames), payload):
-                for packet in s_out.encode(av.VideoFrame.from_ndarray(marked, format="rgb24")):
-                    out.mux(packet)
-
-        buffer: list[np.ndarray] = []
-        for frame in inp.decode(s_in):
-            buffer.append(frame.to_ndarray(format="rgb24"))
-            if len(buffer) == chunk:
-                flush(buffer)
-                buffer = []
-        if buffer:
-            flush(buffer)
-        for packet in s_out.encode():
-            out.mux(packet)
-    return dst
 
 
 def _input_files(request: Any) -> list[tuple[str, Path]]:

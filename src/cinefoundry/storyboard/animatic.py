@@ -7,7 +7,7 @@ timeline (`storyboard.timeline`), shot for shot; `shot_ranges` says where each s
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -227,11 +227,17 @@ def animatic_size(board: Board) -> tuple[int, int]:
 
 
 def write_animatic(
-    board: Board, path: Path, fps: int | None = None, size: tuple[int, int] | None = None, slate_s: float = SLATE_S
+    board: Board,
+    path: Path,
+    fps: int | None = None,
+    size: tuple[int, int] | None = None,
+    slate_s: float = SLATE_S,
+    mark: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Path:
     """Write the board's animatic as an H.264 MP4: per shot a slate, then its clip, keyframe or placeholder.
 
-    Its frame count is exactly the sum of `shot_ranges(board, fps)`; fps defaults to the board's.
+    Its frame count is exactly the sum of `shot_ranges(board, fps)`; fps defaults to the board's. `mark`
+    (a watermark) is applied to every frame as it is written, so the file is encoded once.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -250,7 +256,12 @@ def write_animatic(
         for panel, shot in zip(board.panels, shot_ranges(board, fps, slate_s), strict=True):
             slate = _slate(panel, (w, h))
             pictures = _picture(panel, shot.frames - shot.slate, fps, (w, h))
+            last, marked = None, None
             for rgb in itertools.chain(itertools.repeat(slate, shot.slate), pictures):
+                if mark is not None:
+                    if rgb is not last:  # held slates and stills repeat one array: mark it once
+                        last, marked = rgb, mark(rgb)
+                    rgb = marked
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
                 frame.pts, frame.time_base = written, Fraction(1, fps)
                 out.mux(stream.encode(frame))

@@ -48,9 +48,7 @@ def export_board(ws: Workspace, name: str) -> dict[str, Any]:
         folder = Path(_project(s, name).folder)
     folder.mkdir(parents=True, exist_ok=True)
     files = {"pdf": write_pdf(board, folder / "board.pdf"), "html": write_html(board, folder / "board.html")}
-    draft = write_animatic(board, folder / "animatic_unmarked.mp4")
-    files["animatic"], animatic_record = _stamp_animatic(ws, name, board, draft, folder / "animatic")
-    draft.unlink(missing_ok=True)
+    files["animatic"], animatic_record = _stamp_animatic(ws, name, board, folder / "animatic.mp4")
     files |= write_timeline(board, folder, animatic=files["animatic"], stem="timeline")
     statuses = ("generated", "approved", "refused", "failed", "planned")
     counts = {status: sum(p.status == status for p in board.panels) for status in statuses}
@@ -93,7 +91,8 @@ def _shown(shot: StoryboardShot) -> StoryboardTake | None:
     return (generated or shot.takes or [None])[-1]
 
 
-def _stamp_animatic(ws: Workspace, name: str, board: Board, draft: Path, stem: Path) -> tuple[Path, str]:
+def _stamp_animatic(ws: Workspace, name: str, board: Board, path: Path) -> tuple[Path, str]:
+    """Record the animatic, write it with every frame marked with the record's id, sign it."""
     with ws.session("storyboard.animatic") as s:
         project = _project(s, name)
         records = [p.record_id for p in board.panels if p.record_id]
@@ -102,8 +101,10 @@ def _stamp_animatic(ws: Workspace, name: str, board: Board, draft: Path, stem: P
                                params={"shots": [p.shot_id for p in board.panels], "takes": records,
                                        "fps": board.fps, "duration_s": board.duration_s},
                                inputs={})  # fmt: skip
-        outputs = Stamper(ws, s).deliver_video(record, project.model, draft, stem, source_type=COMPOSITE)
-        return ws.home / outputs[0]["path"], record.id
+        stamper = Stamper(ws, s)
+        write_animatic(board, path, mark=stamper.mark_frame(record))
+        stamper.sign_written(record, project.model, path, source_type=COMPOSITE)
+        return path, record.id
 
 
 def _project(s: Session, name: str) -> StoryboardProject:
