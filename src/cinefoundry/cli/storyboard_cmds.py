@@ -63,11 +63,11 @@ def shots_cmd(
     if as_json:
         emit_json(shots)
         return
-    rows = [[s["id"], s["code"], s["size"], f"{s['duration_s']:.1f} s", s["description"][:60],
+    rows = [[s["id"], s["code"], s["size"], f"{s['duration_s']:.1f} s", s["description"][:60], s["status"],
              " ".join(f"{t['number']}:{t['status']}" for t in s["takes"]), s["approved_take"] or ""]
             for s in shots]  # fmt: skip
-    out.print(table(f"{project}: {len(shots)} shots", ["shot", "#", "size", "duration", "description", "takes",
-                                                       "approved"], rows))  # fmt: skip
+    cols = ["shot", "#", "size", "duration", "description", "status", "takes", "approved"]
+    out.print(table(f"{project}: {len(shots)} shots", cols, rows))
 
 
 @app.command("retake")

@@ -62,7 +62,9 @@ def shots_table(ws: Workspace, name: str) -> list[dict[str, Any]]:
     """Every shot of a project with its plan, prompt and takes (for `storyboard shots`)."""
     with ws.session("storyboard.read") as s:
         project = _project(s, name)
-        return [{"id": sh.id, "code": f"{sh.scene}.{sh.number}", "heading": sh.heading, "size": sh.plan["size"],
+        return [{"id": sh.id, "code": f"{sh.scene}.{sh.number}", "status": _status(sh), "heading": sh.heading,
+                 "size": sh.plan["size"], "angle": sh.plan["angle"], "move": sh.plan["move"],
+                 "characters": sh.plan["characters"], "dialogue": sh.plan["dialogue"],
                  "duration_s": sh.plan["duration_s"], "description": sh.plan["description"], "prompt": sh.prompt,
                  "approved_take": sh.approved_take, "takes": [t.as_dict() for t in sh.takes]}
                 for sh in project.shots]  # fmt: skip
@@ -81,6 +83,14 @@ def _panel(ws: Workspace, shot: StoryboardShot) -> Panel:
     if take.clip:
         panel.clip, panel.image = ws.home / take.clip, ws.home / take.image if take.image else None
     return panel
+
+
+def _status(shot: StoryboardShot) -> str:
+    """planned (no take yet), generated, approved, refused or failed: what the board shows for the shot."""
+    take = _shown(shot)
+    if take is None:
+        return "planned"
+    return "approved" if shot.approved_take == take.number else take.status
 
 
 def _shown(shot: StoryboardShot) -> StoryboardTake | None:
