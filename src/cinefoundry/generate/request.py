@@ -10,7 +10,9 @@ FORMATS = ("mp4", "png", "exr", "prores")
 PREVIEW_STEPS, FINAL_STEPS = 8, 30
 # Words that steer the model toward an isolated element or an empty, locked-off plate; the structured
 # captions the model was trained on describe camera moves and lighting in these terms.
-ELEMENT_PROMPT = "isolated on a pure black background, nothing else in frame"
+# An element is asked for in the words of the training captions (lighting, camera, motion, colours), which the
+# model has learned; "isolated on a black background" never appears in a film's captions.
+ELEMENT_PROMPT = "Dark, night or low light, static camera, fast movement. Colours: black, orange, yellow"
 ELEMENT_NEGATIVE = "background, scenery, landscape, people, characters, text"
 PLATE_PROMPT = "static camera, an empty scene with no people and no characters in frame"
 PLATE_NEGATIVE = "people, characters, faces, camera moving, panning, text"
