@@ -117,6 +117,8 @@ def _print_board(doc: dict[str, Any], as_json: bool) -> None:
         out.print(f"take {t['number']} of {t['shot_id']}: {t['status']}" + (f" ({t['reason']})" if t.get("reason")
                                                                             else ""), highlight=False)  # fmt: skip
     p = doc["panels"]
+    out.print(f"storyboard [bold]{doc['project']}[/] (shots: `cinefoundry storyboard shots {doc['project']}`)",
+              highlight=False)  # fmt: skip
     out.print(f"[bold]{doc['title']}[/] with {doc['model']} ({doc['dataset_version']}): {doc['shots']} shots, "
               f"{doc['duration_s']:.1f} s; generated {p['generated']}, approved {p['approved']}, refused "
               f"{p['refused']}, failed {p['failed']}")  # fmt: skip

@@ -44,6 +44,7 @@ class GenerateRequest:
     fmt: str = "mp4"
     out: Path | None = None
     still: bool = False  # also deliver the middle frame as a signed PNG (storyboard panels)
+    file_prefix: str = ""  # names files "<prefix>_<record id>"; default "takeNN" by take
 
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:

@@ -89,7 +89,7 @@ def generate(ws: Workspace, request: GenerateRequest, reporter: Reporter = SILEN
                                          "model_negative": negative}  # fmt: skip
             stamped = stamper.stamp(model=model, request=request, seed=seed, params=params, frames=take,
                                     fps=geom.fps, out_dir=out_dir, take=i + 1, parent_id=parent,
-                                    still=request.still)  # fmt: skip
+                                    still=request.still, name=_file_prefix(request, i))  # fmt: skip
             for check_id in [*checks, after.check_id]:
                 s.get(LikenessCheck, check_id).generation_id = stamped["record"]
             doc = stamped | {"take": i + 1, "seed": seed, "frames": len(take), "size": [geom.width, geom.height]}
@@ -99,6 +99,13 @@ def generate(ws: Workspace, request: GenerateRequest, reporter: Reporter = SILEN
     return {"model": model_label, "mode": request.mode, "kind": request.kind, "preview": request.preview,
             "final_of": parent, "prompt": request.prompt, "steps": settings.steps, "fps": geom.fps, "takes": takes,
             "seconds": round(time.perf_counter() - started, 2)}  # fmt: skip
+
+
+def _file_prefix(request: GenerateRequest, index: int) -> str | None:
+    """The caller's prefix ("take03" for a storyboard's third take), numbered when it asked for several takes."""
+    if not request.file_prefix:
+        return None
+    return request.file_prefix if request.takes == 1 else f"{request.file_prefix}-{index + 1:02d}"
 
 
 def _guard(s, ws: Workspace) -> LikenessGuard:

@@ -45,13 +45,14 @@ class Stamper:
               still: bool = False) -> dict[str, Any]:  # fmt: skip
         """Record, mark, write and sign one take (frames (F, H, W, 3) uint8); returns the record id and files.
 
-        `still` also delivers the middle frame as a PNG keyframe (a storyboard panel), marked and signed too.
+        `still` also delivers the middle frame as a PNG keyframe (a storyboard panel), marked and signed too;
+        files are named "<name or takeNN>_<record id>".
         """
         inputs = {role: Path(p) for role, p in _input_files(request)}
         record = create_record(self.session, model=model, tenant=self.ws.settings.tenant, actor=self.ws.actor,
                                mode=request.mode, prompt=request.prompt, negative_prompt=request.negative, seed=seed,
                                params=params, inputs=inputs, parent_id=parent_id)  # fmt: skip
-        stem = out_dir / (name or f"take{take:02d}_{record.id}")
+        stem = out_dir / f"{name or f'take{take:02d}'}_{record.id}"
         outputs = self.deliver(record, model, frames, fps, stem, request.fmt, element=request.element, still=still)
         return {"record": record.id, "watermark_id": record.watermark_id, "outputs": outputs}
 

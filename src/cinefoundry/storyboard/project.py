@@ -108,7 +108,7 @@ def take_shot(ws: Workspace, sid: str, seed: int | None = None, prompt: str | No
     try:
         doc = generate(ws, GenerateRequest(prompt, model, seed=seed, steps=settings["steps"],
                                            guidance=settings["guidance"], size=size, still=True,
-                                           out=folder))  # fmt: skip
+                                           out=folder, file_prefix=f"take{number:02d}"))  # fmt: skip
         take = doc["takes"][0]
         if "refused" in take:
             row |= {"status": "refused", "reason": "; ".join(take["refused"])}
@@ -147,7 +147,7 @@ def shot_project(ws: Workspace, sid: str) -> str:
 def _project(s: Session, ws: Workspace, request: BoardRequest, title: str, credit: str, model: StudioModel,
              digest: str) -> StoryboardProject:  # fmt: skip
     """The project of this script: existing (same script version and model) or new."""
-    name = request.name or _slug(title)
+    name = request.name or _free_name(s, _slug(title), str(request.script.resolve()))
     project = s.scalar(select(StoryboardProject).where(StoryboardProject.name == name))
     if project is not None:
         if project.script_sha256 != digest:
@@ -166,6 +166,18 @@ def _project(s: Session, ws: Workspace, request: BoardRequest, title: str, credi
     s.add(project)
     s.flush()
     return project
+
+
+def _free_name(s: Session, base: str, script_path: str) -> str:
+    """`base`, or `base-2`, `base-3`...: the project this script file already has, else the first free name
+    (two episodes whose titles share their first 40 characters get two boards)."""
+    taken = {p.name: p.script_path for p in s.scalars(select(StoryboardProject)
+                                                      .where(StoryboardProject.name.like(f"{base}%")))}  # fmt: skip
+    for n in range(1, len(taken) + 2):
+        name = base if n == 1 else f"{base}-{n}"
+        if taken.get(name) in (None, script_path):
+            return name
+    raise AssertionError("unreachable: one of len(taken) + 1 names is free")
 
 
 def _style(s: Session, model: StudioModel, style: str | None) -> str:
@@ -195,4 +207,5 @@ def _has_take(shot: StoryboardShot) -> bool:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "board"
+    # short enough to lead readable shot ids ("my-pilot-s003-02"), cut at a word boundary
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40].rstrip("-") or "board"

@@ -52,7 +52,7 @@ def export_board(ws: Workspace, name: str) -> dict[str, Any]:
     files |= write_timeline(board, folder, animatic=files["animatic"], stem="timeline")
     statuses = ("generated", "approved", "refused", "failed", "planned")
     counts = {status: sum(p.status == status for p in board.panels) for status in statuses}
-    return {"title": board.title, "model": board.model, "dataset_version": board.dataset_version,
+    return {"project": name, "title": board.title, "model": board.model, "dataset_version": board.dataset_version,
             "shots": len(board.panels), "panels": counts, "duration_s": round(board.duration_s, 2),
             "animatic_record": animatic_record, "files": {k: str(v) for k, v in files.items()},
             "notes": board.notes}  # fmt: skip
