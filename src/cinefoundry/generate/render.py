@@ -140,17 +140,20 @@ def _fit_length(clip: np.ndarray, frames: int) -> np.ndarray:
 
 def loop_seam(frames: np.ndarray) -> float:
     """How visible the wrap of a looped clip is: |last - first| over the median step between frames."""
-    f = frames.astype(np.float32)
-    steps = np.abs(np.diff(f, axis=0)).mean(axis=(1, 2, 3))
+    f, steps = frames.astype(np.float32), _frame_steps(frames)
     wrap = float(np.abs(f[-1] - f[0]).mean())
     return wrap / max(float(np.median(steps)), 1e-6)
 
 
 def join_seams(frames: np.ndarray, window: int, overlap: int) -> float:
     """Worst frame step at the joins of chained windows over the median step inside them (1 means invisible)."""
-    f = frames.astype(np.float32)
-    steps = np.abs(np.diff(f, axis=0)).mean(axis=(1, 2, 3))
+    steps = _frame_steps(frames)
     joins = list(range(window - 1, len(frames) - 1, window - overlap))
     if not joins:
         return 1.0
     return float(max(steps[j] for j in joins if j < len(steps)) / max(float(np.median(steps)), 1e-6))
+
+
+def _frame_steps(frames: np.ndarray) -> np.ndarray:
+    """(F-1,) mean absolute change from each frame to the next."""
+    return np.abs(np.diff(frames.astype(np.float32), axis=0)).mean(axis=(1, 2, 3))

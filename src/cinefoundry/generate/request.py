@@ -97,6 +97,12 @@ class GenerateRequest:
         neg = ", ".join(x for x in (self.negative.strip(), negative) if x)
         return prompt, neg
 
+    def input_files(self) -> list[tuple[str, Path]]:
+        """Every file the request reads, by role: image, keyframe_<t>s, extend, video."""
+        files = [("image", self.image)] if self.image else []
+        files += [(f"keyframe_{t:g}s", p) for t, p in self.keyframes]
+        return files + [(role, p) for role, p in (("extend", self.extend), ("video", self.video)) if p]
+
     def params(self) -> dict[str, Any]:
         """Every setting, for the generation record (paths as strings)."""
         doc = asdict(self)

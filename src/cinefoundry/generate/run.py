@@ -21,7 +21,7 @@ from cinefoundry.catalog import policy
 from cinefoundry.catalog.models import Title
 from cinefoundry.core.errors import InputError, RefusedError
 from cinefoundry.core.progress import SILENT, Reporter
-from cinefoundry.generate.conditions import Geometry, buckets, fit_frame, load_clip, load_image, model_geometry
+from cinefoundry.generate.conditions import Geometry, buckets, load_clip, load_image, model_geometry
 from cinefoundry.generate.pipeline import StudioPipeline
 from cinefoundry.generate.render import RenderInputs, RenderSettings, TakeRenderer, loop_seam
 from cinefoundry.generate.request import GenerateRequest
@@ -51,10 +51,10 @@ def generate(ws: Workspace, request: GenerateRequest, reporter: Reporter = SILEN
         model_label, folder = model.label, ws.home / model.path
         guard = _guard(s, ws)
         decisions = [guard.check_prompt(request.prompt)]
-        for role, path in _reference_files(request):
+        for role, path in request.input_files():
             # clips are checked at their own resolution: at the model's 64 px a face would be too small to find
-            decisions.append(guard.check_image(path) if role in ("image", "keyframe") else
-                             guard.check_frames(_reference_frames(path)))  # fmt: skip
+            decisions.append(guard.check_frames(_reference_frames(path)) if role in ("extend", "video") else
+                             guard.check_image(path))  # fmt: skip
         refused = [r for d in decisions if not d.allowed for r in d.reasons]
         checks = [d.check_id for d in decisions]
     if refused:
@@ -153,13 +153,6 @@ def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-def _reference_files(request: GenerateRequest) -> list[tuple[str, Path]]:
-    files = [("image", request.image)] if request.image else []
-    files += [("keyframe", p) for _, p in request.keyframes]
-    files += [(role, p) for role, p in (("extend", request.extend), ("video", request.video)) if p]
-    return files
-
-
 def _bundle(folder: Path, device: str) -> ModelBundle:
     key = f"{folder}|{device}"
     if key not in _BUNDLES:
@@ -200,8 +193,7 @@ def _inputs(request: GenerateRequest, geom: Geometry, preview_file: Path | None)
     if request.video:
         inputs.video, inputs.strength = load_clip(request.video, geom), request.strength
     if preview_file is not None and inputs.video is None and inputs.extend is None:
-        clip = load_clip(preview_file, geom)
-        inputs.video = np.stack([fit_frame(f, geom.width, geom.height) for f in clip])
+        inputs.video = load_clip(preview_file, geom)  # already fitted to the final's size
         inputs.strength = FINAL_FROM_PREVIEW
     return inputs
 

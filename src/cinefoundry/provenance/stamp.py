@@ -16,6 +16,7 @@ from PIL import Image
 from sqlalchemy.orm import Session
 
 from cinefoundry.generate.export import element_white_point, luma_key, write_output
+from cinefoundry.generate.request import GenerateRequest
 from cinefoundry.provenance.manifest import (
     TRAINED_ALGORITHMIC_MEDIA,
     ManifestSpec,
@@ -40,15 +41,15 @@ class Stamper:
         self.watermarker = watermarker or default_watermarker()
         self.config = signer_config(ws.home, ws.settings)
 
-    def stamp(self, *, model: StudioModel, request: Any, seed: int, params: dict[str, Any], frames: np.ndarray,
-              fps: int, out_dir: Path, take: int, parent_id: str | None = None, name: str | None = None,
-              still: bool = False) -> dict[str, Any]:  # fmt: skip
+    def stamp(self, *, model: StudioModel, request: GenerateRequest, seed: int, params: dict[str, Any],
+              frames: np.ndarray, fps: int, out_dir: Path, take: int, parent_id: str | None = None,
+              name: str | None = None, still: bool = False) -> dict[str, Any]:  # fmt: skip
         """Record, mark, write and sign one take (frames (F, H, W, 3) uint8); returns the record id and files.
 
         `still` also delivers the middle frame as a PNG keyframe (a storyboard panel), marked and signed too;
         files are named "<name or takeNN>_<record id>".
         """
-        inputs = {role: Path(p) for role, p in _input_files(request)}
+        inputs = {role: Path(p) for role, p in request.input_files()}
         record = create_record(self.session, model=model, tenant=self.ws.settings.tenant, actor=self.ws.actor,
                                mode=request.mode, prompt=request.prompt, negative_prompt=request.negative, seed=seed,
                                params=params, inputs=inputs, parent_id=parent_id)  # fmt: skip
@@ -69,9 +70,7 @@ class Stamper:
             key = stem.with_name(stem.name + "_key.png")
             Image.fromarray(marked[len(marked) // 2]).save(key)
             written.append(key)
-        spec = ManifestSpec(model_id=model.label, record_id=record.id, watermark_id=record.watermark_id,
-                            prompt_sha256=record.prompt_sha256, licence=record.licence,
-                            attributions=list(record.attributions), source_type=source_type)  # fmt: skip
+        spec = _spec(record, model, source_type)
         outputs = []
         for path in written:
             sign_file(path, path, spec, self.config)
@@ -83,10 +82,7 @@ class Stamper:
     def sign_written(self, record: GenerationRecord, model: StudioModel, path: Path,
                      source_type: str = TRAINED_ALGORITHMIC_MEDIA) -> list[dict[str, Any]]:  # fmt: skip
         """Sign and record a file its writer already marked with the record's id (an animatic: `mark_frame`)."""
-        spec = ManifestSpec(model_id=model.label, record_id=record.id, watermark_id=record.watermark_id,
-                            prompt_sha256=record.prompt_sha256, licence=record.licence,
-                            attributions=list(record.attributions), source_type=source_type)  # fmt: skip
-        sign_file(path, path, spec, self.config)
+        sign_file(path, path, _spec(record, model, source_type), self.config)
         outputs = [self._entry(path)]
         record.outputs = [*record.outputs, *outputs]
         self.session.flush()
@@ -107,11 +103,11 @@ class Stamper:
         return entry
 
 
-def _input_files(request: Any) -> list[tuple[str, Path]]:
-    files = [("image", request.image)] if request.image else []
-    files += [(f"keyframe_{t:g}s", p) for t, p in request.keyframes]
-    files += [(role, p) for role, p in (("extend", request.extend), ("video", request.video)) if p]
-    return files
+def _spec(record: GenerationRecord, model: StudioModel, source_type: str) -> ManifestSpec:
+    """What the manifest of every file of `record` states."""
+    return ManifestSpec(model_id=model.label, record_id=record.id, watermark_id=record.watermark_id,
+                        prompt_sha256=record.prompt_sha256, licence=record.licence,
+                        attributions=list(record.attributions), source_type=source_type)  # fmt: skip
 
 
 def _format(path: Path) -> str:
