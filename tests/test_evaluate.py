@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 import time
 
+import numpy as np
 import pytest
 import torch
 
+from cinefoundry.dataset.samples import Windows, WindowSpec
 from cinefoundry.evaluate import (
     FEATURE_DIM,
     PSNR_CAP_DB,
@@ -26,6 +28,7 @@ from cinefoundry.evaluate import (
     train_classifier,
 )
 from cinefoundry.evaluate import memorisation as memorisation_module
+from cinefoundry.evaluate.model_eval import _prompts
 
 
 def _rand_clips(shape: tuple[int, ...], seed: int) -> torch.Tensor:
@@ -283,3 +286,24 @@ def test_memorisation_does_not_flag_new_frames() -> None:
     report = memorisation_report(new, train, held_out)
     # new frames from the training distribution look like held-out ones: ratio ~1, copy rate ~5% by design
     assert report["ratio"] > 0.5 and report["copy_rate"] <= 0.15
+
+
+# --- evaluation prompts ---------------------------------------------------------------------------------------
+
+
+def _captioned(captions: list[str], titles: list[str]) -> Windows:
+    """Windows that only carry captions and titles (no pixels): what the prompt choice reads."""
+    spec = WindowSpec(8, 8, 5, 8, 1)
+    return Windows(np.zeros((len(captions), 5, 8, 8, 3), np.uint8), [f"c{i}" for i in range(len(captions))],
+                   titles, captions, [0.0] * len(captions), np.zeros(len(captions), bool), spec,
+                   sorted(set(titles)))  # fmt: skip
+
+
+def test_eval_prompts_take_every_held_out_caption_then_spread_over_the_training_captions() -> None:
+    train = _captioned([f"a{i}" for i in range(10)] + ["b0", "b1"], ["a"] * 10 + ["b"] * 2)
+    held = _captioned(["a-held", "b-held"], ["a", "b"])
+    prompts, labels = _prompts(train, held, per_title=4)
+    assert labels == [0] * 4 + [1] * 4
+    # title a: its held-out caption, then 3 training captions spread over its 10; title b: cycled (3 distinct)
+    assert prompts[:4] == ["a-held", "a0", "a3", "a6"]
+    assert prompts[4:] == ["b-held", "b0", "b1", "b-held"]

@@ -26,6 +26,7 @@ from cinefoundry.generate.render import RenderInputs, RenderSettings, TakeRender
 from cinefoundry.generate.request import GenerateRequest
 from cinefoundry.generate.run import generate
 from cinefoundry.models.bundle import load_bundle
+from cinefoundry.models.recipes import get_recipe
 from cinefoundry.provenance.frames import read_frames
 from cinefoundry.provenance.models import LikenessCheck
 from cinefoundry.provenance.records import find_record
@@ -54,6 +55,8 @@ def test_text_to_video_makes_a_playable_marked_signed_recorded_file(studio: Work
         record = find_record(s, take["record"])
         assert record.model.label == "gm@v1" and record.dataset_version == "gd@v1"
         assert record.seed == 3 and record.params["steps"] == 4 and record.outputs[0]["sha256"]
+        # no --guidance: the model's own scale (its recipe's), recorded as used
+        assert record.params["guidance"] == get_recipe("tiny").guidance == 5.0
         assert "Alpha (c) test studio, CC BY 4.0" in record.attributions
     report = verify(studio, path)
     assert report["manifest"]["state"] == "Trusted", report["manifest"]
@@ -145,11 +148,13 @@ def test_preview_then_final_keeps_the_seed_and_links_the_records(studio: Workspa
     preview = generate(studio, GenerateRequest("a lighthouse", "gm", seed=9, preview=True))
     take = preview["takes"][0]
     assert preview["steps"] == 8 and take["size"] == [48, 48]  # the model's smaller bucket, fewer steps
-    final = generate(studio, GenerateRequest("", "", final=take["record"]))
+    final = generate(studio, GenerateRequest("", "", final=take["record"], guidance=3.0))
     assert final["final_of"] == take["record"] and final["takes"][0]["seed"] == 9
     assert final["takes"][0]["size"] == [64, 64] and final["steps"] == 30
     with studio.session() as s:
-        assert find_record(s, final["takes"][0]["record"]).parent_id == take["record"]
+        record = find_record(s, final["takes"][0]["record"])
+        # the final keeps the preview's settings, its guidance scale included
+        assert record.parent_id == take["record"] and record.params["guidance"] == 5.0
 
 
 @pytest.mark.parametrize("fmt", ["png", "exr", "prores"])

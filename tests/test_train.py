@@ -21,9 +21,10 @@ from cinefoundry.dataset.build import BuildSettings, build_dataset, remove_title
 from cinefoundry.ingest.catalog import ClipCatalog
 from cinefoundry.ingest.run import run_ingest
 from cinefoundry.models.bundle import LORA_FILE, load_bundle
-from cinefoundry.models.recipes import get_recipe
+from cinefoundry.models.recipes import TrainConfig, get_recipe
 from cinefoundry.registry.registry import find_model, mark_affected_hook
 from cinefoundry.testing.film import make_shots
+from cinefoundry.train import stages
 from cinefoundry.train.run import TrainRequest, train_model
 from cinefoundry.workspace import Workspace
 
@@ -53,6 +54,40 @@ def fresh_run(ws: Workspace) -> None:
     shutil.rmtree(ws.home / "runs", ignore_errors=True)
 
 
+def test_title_phrases_are_the_whole_sentences_a_titles_captions_share() -> None:
+    captions = ["A shot from Sintel (2010), an animated short film. Daylight. Colours: grey.",
+                "A shot from Sintel (2010), an animated short film. Dim light. Colours: grey.",
+                "A shot from Sintel (2010), an animated short film. Daylight. Colours: white.",
+                "A shot from Tears of Steel. Dark.", "A shot from Tears of Steel. Dark.",
+                "Alpha in the snow", "Alpha in the rain"]  # fmt: skip
+    titles = ["s", "s", "s", "t", "t", "a", "a"]
+    # one distinct caption is no shared phrase; captions sharing no whole sentence give none
+    assert stages.title_phrases(captions, titles) == {"s": "A shot from Sintel (2010), an animated short film.",
+                                                      "t": "", "a": ""}  # fmt: skip
+
+
+def test_captions_fall_to_the_title_phrase_or_the_empty_prompt_as_the_recipe_asks() -> None:
+    text = torch.arange(4.0).view(4, 1, 1).expand(4, 2, 3)  # row r holds the value r: the row a sample got
+    caption, title = torch.tensor([2, 3, 2, 3]), torch.tensor([1, 1, 1, 1])
+    seen = []
+
+    class Probe(torch.nn.Module):
+        """Returns zeros, and keeps the text rows each call was given."""
+
+        config = type("C", (), {"patch_size": (1, 1, 1)})
+
+        def forward(self, x: torch.Tensor, t: torch.Tensor, txt: torch.Tensor, return_dict: bool) -> tuple:
+            seen.append(txt[:, 0, 0].tolist())
+            return (torch.zeros_like(x),)
+
+    latents = torch.zeros(4, 2, 3, 2, 2)
+    for dropout, title_only, expected in [(0.0, 0.0, [2, 3, 2, 3]), (0.0, 1.0, [1, 1, 1, 1]), (1.0, 0.0, [0] * 4)]:
+        cfg = TrainConfig(caption_dropout=dropout, caption_title_only=title_only)
+        loss = stages.denoiser_loss_fn(latents, text, caption, cfg, torch.device("cpu"), title)
+        loss(Probe(), torch.arange(4), slice(None), torch.Generator().manual_seed(0))
+        assert seen[-1] == expected
+
+
 def test_a_trained_model_is_registered_with_lineage_and_reloads_with_diffusers_classes(studio: Workspace) -> None:
     fresh_run(studio)
     report = train_model(studio, TrainRequest("td", TINY, name="tinymodel"))
@@ -80,8 +115,10 @@ def test_a_trained_model_is_registered_with_lineage_and_reloads_with_diffusers_c
 
 
 def test_an_interrupted_run_resumes_to_exactly_the_same_losses(studio: Workspace) -> None:
-    # with a second (5 frames, 16x32) bucket: which bucket a step trains on is restored with everything else
-    recipe = TINY.with_overrides(vae_steps=6, steps=8, checkpoint_every=1, buckets=((5, 16, 32),), bucket_share=0.5)
+    # with a second (5 frames, 16x32) bucket and title-only captions: which bucket and which caption a step
+    # trains on are restored with everything else
+    recipe = TINY.with_overrides(vae_steps=6, steps=8, checkpoint_every=1, buckets=((5, 16, 32),), bucket_share=0.5,
+                                 caption_title_only=0.5)  # fmt: skip
     fresh_run(studio)
     whole = train_model(studio, TrainRequest("td", recipe, name="whole"))
     fresh_run(studio)

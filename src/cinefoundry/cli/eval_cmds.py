@@ -13,9 +13,9 @@ from cinefoundry.cli.output import HomeOpt, JsonOpt, emit_json, handles_errors, 
 @handles_errors
 def evaluate(
     model: Annotated[str, typer.Argument(help="Model (NAME, NAME@vN or id).")],
-    per_title: Annotated[int, typer.Option(help="Clips generated per title.")] = 8,
+    per_title: Annotated[int, typer.Option(help="Clips generated per title.")] = 16,
     steps: Annotated[int, typer.Option(help="Sampling steps of the generated clips.")] = 30,
-    guidance: Annotated[float, typer.Option(help="Classifier-free guidance scale.")] = 4.0,
+    guidance: Annotated[float | None, typer.Option(help="Guidance scale (default: the model's).")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Where the sample sheet goes.")] = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,

@@ -48,7 +48,7 @@ def generate(
     takes: Annotated[int, typer.Option(help="Variations: this many takes, one per seed.")] = 1,
     negative: Annotated[str, typer.Option(help="Negative prompt.")] = "",
     steps: Annotated[int | None, typer.Option(help="Denoising steps (default 30; 8 with --preview).")] = None,
-    guidance: Annotated[float, typer.Option(help="Classifier-free guidance scale.")] = 4.0,
+    guidance: Annotated[float | None, typer.Option(help="Guidance scale (default: the model's).")] = None,
     size: Annotated[str | None, typer.Option(help="WIDTHxHEIGHT within the model's buckets.")] = None,
     frames: Annotated[int | None, typer.Option(help="Length in frames; longer than a window chains windows.")] = None,
     preview: Annotated[bool, typer.Option("--preview", help="A fast low-step, smaller take to iterate on.")] = False,

@@ -89,6 +89,16 @@ class Windows:
         return Windows(np.ascontiguousarray(v), self.clip_ids, self.title_ids, self.captions, self.starts_s,
                        self.held_out, spec, self.titles)  # fmt: skip
 
+    def distinct(self) -> Windows:
+        """The windows of each clip that start a whole window apart: every frame once (windows cut at stride 1
+        overlap, and would count the same frames many times)."""
+        keep, last = np.zeros(len(self), dtype=bool), {}
+        gap = (self.spec.frames - 1) / self.spec.fps - 1e-6
+        for i, (clip, start) in enumerate(zip(self.clip_ids, self.starts_s, strict=True)):
+            if clip not in last or start - last[clip] >= gap:
+                keep[i], last[clip] = True, start
+        return self.subset(keep)
+
     def labels(self) -> np.ndarray:
         """The class index of each window's title."""
         return np.array([self.titles.index(t) for t in self.title_ids], dtype=np.int64)

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -40,9 +40,9 @@ SIGMA_GRID = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 class EvalSettings:
     """How much to generate and how: clips per title, sampling steps, guidance, classifier steps."""
 
-    per_title: int = 8
+    per_title: int = 16  # one clip is worth 1.6 points with four titles
     steps: int = 30
-    guidance: float = 4.0
+    guidance: float | None = None  # default: the model's (its recipe's)
     classifier_steps: int = 300
     seed: int = 0
 
@@ -59,19 +59,20 @@ def evaluate_model(ws: Workspace, ref: str, settings: EvalSettings = EvalSetting
             raise ValueError(f"{label} has no dataset version to evaluate on")
         version = latest_version(s, version.label)
         bundle = load_bundle(folder)
+        if settings.guidance is None:
+            settings = replace(settings, guidance=bundle.recipe.guidance)
         windows = load_windows(ClipCatalog(ws.clips_uri), ws.store, version, WindowSpec.of(version, stride=1),
                                holdout=bundle.recipe.train.holdout)  # fmt: skip
     train_w, held_w = windows.train, windows.evaluation
     if len(held_w) == 0:
         raise ValueError(f"{version.label} has no held-out clips (too few clips per title) to evaluate on")
     # distinct, non-overlapping held-out windows: overlapping ones would count the same frames twice
-    held_w = held_w.subset(_spaced(held_w, windows.spec.frames - 1))
+    held_w = held_w.distinct()
     doc: dict[str, Any] = {"model": label, "dataset": version.label, "held_out_windows": len(held_w),
                            "train_windows": len(train_w)}  # fmt: skip
-    doc["train_windows_distinct"] = int(_spaced(train_w, windows.spec.frames - 1).sum())
+    train_w = train_w.distinct()
+    doc["train_windows_distinct"] = len(train_w)
     torch.manual_seed(settings.seed)
-    # training clips as distinct windows too: every frame once, and a bounded memory footprint
-    train_w = train_w.subset(_spaced(train_w, windows.spec.frames - 1))
     doc["vae"] = _vae_metrics(bundle, train_w, held_w)
     doc["flow"] = _flow_metrics(bundle, train_w, held_w, settings.seed)
     doc.update(_catalog_metrics(bundle, train_w, held_w, settings, reporter))
@@ -79,15 +80,6 @@ def evaluate_model(ws: Workspace, ref: str, settings: EvalSettings = EvalSetting
     with ws.session("model.eval") as s:
         record_metrics(s, find_model(s, label), {"eval": _summary(doc)})
     return doc
-
-
-def _spaced(w: Windows, gap: int) -> np.ndarray:
-    """A mask keeping windows of each clip that start at least `gap` frames (gap / fps s) apart."""
-    keep, last = np.zeros(len(w), dtype=bool), {}
-    for i, (clip, start) in enumerate(zip(w.clip_ids, w.starts_s, strict=True)):
-        if clip not in last or start - last[clip] >= gap / w.spec.fps - 1e-6:
-            keep[i], last[clip] = True, start
-    return keep
 
 
 def _video(w: Windows) -> torch.Tensor:
@@ -135,11 +127,16 @@ def _flow_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, seed: 
 
 
 def _prompts(train_w: Windows, held_w: Windows, per_title: int) -> tuple[list[str], list[int]]:
-    """`per_title` prompts per title: its held-out captions (then training captions), cycled; and labels."""
+    """`per_title` prompts per title and their labels: every distinct held-out caption of the title, then its
+    distinct training captions spread evenly over the rest, cycled when there are fewer. A title with one
+    held-out clip would otherwise be judged on one prompt, repeated."""
     prompts, labels = [], []
     for k, title in enumerate(train_w.titles):
-        pool = sorted({c for c, t in zip(held_w.captions, held_w.title_ids, strict=True) if t == title})
-        pool = pool or sorted({c for c, t in zip(train_w.captions, train_w.title_ids, strict=True) if t == title})
+        held = sorted({c for c, t in zip(held_w.captions, held_w.title_ids, strict=True) if t == title})
+        rest = sorted({c for c, t in zip(train_w.captions, train_w.title_ids, strict=True) if t == title} - set(held))
+        pool, slots = held[:per_title], per_title - min(len(held), per_title)
+        if slots and rest:
+            pool += [rest[i * len(rest) // slots] for i in range(slots)] if len(rest) >= slots else rest
         prompts += [pool[i % len(pool)] for i in range(per_title)]
         labels += [k] * per_title
     return prompts, labels

@@ -28,7 +28,7 @@ class GenerateRequest:
     seed: int = 0
     takes: int = 1
     steps: int | None = None  # default: FINAL_STEPS, or PREVIEW_STEPS with preview
-    guidance: float = 4.0
+    guidance: float | None = None  # default: the model's (its recipe's)
     size: tuple[int, int] | None = None  # (width, height)
     frames: int | None = None
     image: Path | None = None

@@ -60,6 +60,8 @@ def generate(ws: Workspace, request: GenerateRequest, reporter: Reporter = SILEN
     if refused:
         raise RefusedError("generation", refused)
     bundle = _bundle(folder, device)
+    if request.guidance is None:  # the record keeps the scale actually used
+        request = replace(request, guidance=bundle.recipe.guidance)
     geom = _geometry(bundle, request)
     inputs = _inputs(request, geom, preview_file)
     prompt, negative = request.model_prompt()

@@ -46,7 +46,7 @@ class BoardRequest:
     name: str | None = None  # project name; default: from the script's title
     style: str | None = None  # a title of the model (id or name) whose look to ask for, or free text
     steps: int = 12
-    guidance: float = 4.0
+    guidance: float | None = None  # default: the model's
     seed: int = 0
 
 

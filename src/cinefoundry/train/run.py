@@ -12,7 +12,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +92,7 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
                                f"is {cfg.batch}: use a bigger dataset or a smaller batch")  # fmt: skip
 
     text_cfg = init.text_config or recipe.text
-    recipe = Recipe(recipe.name, recipe.vae if init.vae is None else init.vae_config, recipe.denoiser, text_cfg, cfg)
+    recipe = replace(recipe, vae=recipe.vae if init.vae is None else init.vae_config, text=text_cfg)
     _check_buckets(recipe, windows)
     text = load_text_encoder(text_cfg)
     vae = init.vae if init.vae is not None else _vae_stage(recipe, train_w, windows, run, par, request, report,
@@ -101,9 +101,13 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
         return report  # stopped early (tests): a rerun resumes
     vae = vae.to(par.device).eval().requires_grad_(False)
     latents, eval_latents = _latents(ws, vae, windows, par, reporter)
-    captions = ["", *sorted(set(train_w.captions))]
+    phrases = stages.title_phrases(train_w.captions, train_w.title_ids)
+    captions = ["", *sorted(set(train_w.captions) | {p for p in phrases.values() if p})]
     table = _texts(ws, text, captions, par)
-    index = torch.tensor([captions.index(c) for c in train_w.captions])
+    row = {c: i for i, c in enumerate(captions)}
+    index = torch.tensor([row[c] for c in train_w.captions])
+    # a title without shared words keeps its own caption when the recipe asks for the title's words only
+    title_index = torch.tensor([row[phrases[t] or c] for c, t in zip(train_w.captions, train_w.title_ids, strict=True)])
 
     transformer = init.transformer
     if transformer is None:
@@ -120,8 +124,8 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
                      cfg.checkpoint_every, cfg.precision)  # fmt: skip
     order = balanced_order(train_w.title_ids, cfg.title_balance)
     extra = [_latents(ws, vae, windows.at(*bucket), par, reporter)[0] for bucket in cfg.buckets]
-    loss_fn = stages.through(order, stages.bucketed([stages.denoiser_loss_fn(z, table, index, cfg, par.device)
-                                                     for z in (latents, *extra)], cfg.bucket_share))  # fmt: skip
+    losses = [stages.denoiser_loss_fn(z, table, index, cfg, par.device, title_index) for z in (latents, *extra)]
+    loss_fn = stages.through(order, stages.bucketed(losses, cfg.bucket_share))
     loop = TrainingLoop(spec, transformer, loss_fn, len(order), par, run, reporter, request.stop_after)
     result = loop.run()
     _record(report, "denoiser", result, par)
@@ -202,9 +206,11 @@ def _vae_stage(recipe: Recipe, train_w: Windows, windows: Windows, run: Path, pa
             vae = recipe.vae.build()
         vae.load_state_dict(weights)
     vae.eval()
-    mean, std = stages.measure_latent_stats(vae, train_w.videos, 16, par.device)
+    # every frame once: the overlapping stride-1 windows would take ten times as long for the same statistics
+    mean, std = stages.measure_latent_stats(vae, train_w.distinct().videos, 16, par.device)
     set_latent_stats(vae, mean, std)
-    quality = vae_quality(vae, train_w, windows.evaluation if windows.held_out.any() else train_w, par.device)
+    held = windows.evaluation if windows.held_out.any() else train_w
+    quality = vae_quality(vae, train_w, held.distinct(), par.device)
     report.stages["vae"].update(quality)
     if cfg.vae_gate_db is not None and quality["psnr"] < quality["mean_clip_psnr"] + cfg.vae_gate_db:
         raise CinefoundryError(

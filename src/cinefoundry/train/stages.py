@@ -58,13 +58,15 @@ def vae_loss_fn(videos: np.ndarray, kl_weight: float, latent_shape: tuple[int, .
     return loss
 
 
-def denoiser_loss_fn(
-    latents: torch.Tensor, text: torch.Tensor, caption_index: torch.Tensor, cfg: TrainConfig, device: torch.device
-) -> Callable:
+def denoiser_loss_fn(latents: torch.Tensor, text: torch.Tensor, caption_index: torch.Tensor, cfg: TrainConfig,
+                     device: torch.device, title_index: torch.Tensor | None = None) -> Callable:  # fmt: skip
     """Flow-matching loss on `latents` (N, C, F, H, W); `text` (U, L, D) with row 0 the empty prompt;
-    `caption_index` (N,) the text row of each latent. Captions drop to the empty prompt with cfg.caption_dropout.
+    `caption_index` (N,) the text row of each latent, `title_index` (N,) the row of its title's shared words.
+    Captions drop to the empty prompt with cfg.caption_dropout, and to the title's words with
+    cfg.caption_title_only.
     """
     n_frames = latents.shape[2]
+    title_index = caption_index if title_index is None else title_index
 
     def loss(model: torch.nn.Module, idx: torch.Tensor, part: slice, gen: torch.Generator) -> torch.Tensor:
         b = len(idx)
@@ -72,8 +74,9 @@ def denoiser_loss_fn(
         noise = torch.randn(x0.shape, generator=gen)
         sigmas = objective.sample_sigmas(b, cfg, gen)
         mask = objective.condition_masks(b, n_frames, cfg, gen)
-        drop = torch.rand(b, generator=gen) < cfg.caption_dropout
-        rows = torch.where(drop, torch.zeros_like(caption_index[idx]), caption_index[idx])
+        draw = torch.rand(b, generator=gen)
+        rows = torch.where(draw < cfg.caption_dropout + cfg.caption_title_only, title_index[idx], caption_index[idx])
+        rows = torch.where(draw < cfg.caption_dropout, torch.zeros_like(rows), rows)
         x0, noise, sigmas, mask, rows = x0[part], noise[part], sigmas[part], mask[part], rows[part]
         inputs, frame_sigmas = objective.noisy_latents(x0, noise, sigmas, mask)
         inner = getattr(model, "module", model)
@@ -83,6 +86,19 @@ def denoiser_loss_fn(
         return objective.flow_loss(pred.float(), x0.to(device), noise.to(device), mask.to(device))
 
     return loss
+
+
+def title_phrases(captions: list[str], title_ids: list[str]) -> dict[str, str]:
+    """The whole sentences every caption of a title starts with (the structured captions' 'A shot from Sintel
+    (2010), an animated short film.'); '' where a title has one distinct caption or its captions share none."""
+    out = {}
+    for title in dict.fromkeys(title_ids):
+        mine = sorted({c for c, t in zip(captions, title_ids, strict=True) if t == title})
+        first, last = mine[0], mine[-1]  # sorted: their common start is everyone's
+        n = next((i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), min(len(first), len(last)))
+        prefix = first[:n] if len(mine) > 1 else ""
+        out[title] = prefix[: prefix.rfind(". ") + 1].strip()
+    return out
 
 
 def _tokens_per_frame(model: torch.nn.Module, shape: torch.Size) -> int:
