@@ -51,10 +51,10 @@ def main() -> None:
     report = train_model(ws, TrainRequest("demo", recipe), reporter=RichReporter())
     train_s = time.perf_counter() - t1
     t2 = time.perf_counter()
-    doc = evaluate_model(ws, report.model["label"], EvalSettings(), RichReporter())
+    settings = EvalSettings()
+    doc = evaluate_model(ws, report.model["label"], settings, RichReporter())
     eval_s = time.perf_counter() - t2
-    per_title = doc["title_recognition"]["clips"] // len(doc["classifier"]["titles"])  # one row per title
-    sheet = write_mp4(home / "reports" / "samples.mp4", grid(doc.pop("samples"), columns=per_title), 8)
+    sheet = write_mp4(home / "reports" / "samples.mp4", grid(doc.pop("samples"), columns=settings.per_title), 8)
     v, fl, tr, fd, memo = doc["vae"], doc["flow"], doc["title_recognition"], doc["catalog_fd"], doc["memorisation"]
     vae, den = report.stages["vae"], report.stages["denoiser"]
     g, t = fd["generated_vs_held_out"], fd["train_vs_held_out"]

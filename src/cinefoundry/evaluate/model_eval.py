@@ -134,7 +134,8 @@ def _prompts(train_w: Windows, held_w: Windows, per_title: int) -> tuple[list[st
     for k, title in enumerate(train_w.titles):
         held = sorted({c for c, t in zip(held_w.captions, held_w.title_ids, strict=True) if t == title})
         rest = sorted({c for c, t in zip(train_w.captions, train_w.title_ids, strict=True) if t == title} - set(held))
-        pool, slots = held[:per_title], per_title - min(len(held), per_title)
+        pool = held[:per_title]
+        slots = per_title - len(pool)
         if slots and rest:
             pool += [rest[i * len(rest) // slots] for i in range(slots)] if len(rest) >= slots else rest
         prompts += [pool[i % len(pool)] for i in range(per_title)]
