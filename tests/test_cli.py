@@ -152,6 +152,11 @@ def test_the_console_script_runs_the_demo(tmp_path: Path, samples: Path) -> None
     assert len(result["dataset"]["attribution_lines"]) == 4
     assert result["train"]["model"]["label"] == "demo@v1" and result["eval"]["title_recognition"]["clips"] == 8
     assert all("CC BY 3.0" in line for line in result["dataset"]["attribution_lines"])
+    elements = result["elements"]
+    assert elements["titles"] == ["element_library_fire", "element_library_explosion", "element_library_sparks"]
+    assert elements["model"] == "elements@v1" and all(elements["clips_kept"].values())
+    element = next(t for t in result["generate"]["takes"] if "alpha" in t)
+    assert element["file"].endswith(".mov") and element["manifest"] == "Trusted"
     again = subprocess.run(
         [exe, "demo", "--recipe", "tiny"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )

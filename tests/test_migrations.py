@@ -8,8 +8,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from cinefoundry import migrations
+from cinefoundry.core.db import make_engine
 from cinefoundry.core.errors import WorkspaceError
 from cinefoundry.workspace import DB_FILE, Workspace
 
@@ -79,6 +81,27 @@ def test_opening_an_older_workspace_migrates_it_and_backs_it_up(tmp_path: Path) 
     with reopened.engine.connect() as conn:
         assert conn.execute(text("SELECT name FROM titles WHERE id = 'keep'")).scalar_one() == "K"
     reopened.close()
+
+
+def test_element_kind_migration_keeps_referenced_titles(engine: Engine) -> None:
+    """0007 rebuilds `titles` on SQLite: rows that reference a title survive it, foreign keys on or off."""
+    revisions = migrations.known_revisions()
+    migrations.upgrade(engine, "0006")
+    with engine.begin() as conn:
+        insert_title(conn, "film", "Film")
+        conn.execute(text("INSERT INTO characters (id, title_id, name, performance) VALUES (1, 'film', 'H', 'voice')"))
+    if engine.dialect.name == "sqlite":  # the workspace's own engine: foreign keys on, as every session has them
+        engine = make_engine(str(engine.url))
+    migrations.upgrade(engine)
+    assert migrations.current_revision(engine) == revisions[-1]
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT title_id FROM characters WHERE id = 1")).scalar_one() == "film"
+        conn.execute(text("UPDATE titles SET kind = 'element' WHERE id = 'film'"))
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("UPDATE titles SET kind = 'newsreel' WHERE id = 'film'"))
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
 
 
 def test_a_workspace_from_a_newer_version_is_refused(tmp_path: Path) -> None:

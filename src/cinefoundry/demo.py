@@ -77,15 +77,18 @@ def run_demo(home: Path, samples: Path, echo: Echo = print, reporter: Reporter =
         result["dataset"] = _dataset_step(ws, echo)
         result["train"] = _train_step(ws, echo, reporter, recipe)
         result["eval"] = _eval_step(ws, echo, reporter, result["train"]["model"]["label"], recipe)
+        from cinefoundry.demo_elements import element_step
         from cinefoundry.demo_shots import generate_step, storyboard_step  # torch loads here, not at CLI start
 
         label, quick = result["train"]["model"]["label"], recipe == "tiny"
-        result["generate"] = generate_step(ws, samples, label, echo, reporter, quick=quick)
+        result["elements"] = element_step(ws, label, echo, reporter, quick=quick)
+        result["generate"] = generate_step(ws, samples, label, echo, reporter, quick=quick,
+                                           element_model=result["elements"]["model"])  # fmt: skip
         result["storyboard"] = storyboard_step(ws, samples, label, echo, reporter, quick=quick)
         with ws.session("audit.verify") as s:
             audit = verify(s).as_dict()
         result["audit"] = audit
-        echo(f"12. audit log: {audit['entries']} hash-chained entries, intact={audit['ok']}, head {audit['head'][:16]}")
+        echo(f"13. audit log: {audit['entries']} hash-chained entries, intact={audit['ok']}, head {audit['head'][:16]}")
     finally:
         ws.close()
     result["ok"] = all(

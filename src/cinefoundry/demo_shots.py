@@ -13,6 +13,7 @@ import numpy as np
 
 from cinefoundry.core.errors import RefusedError
 from cinefoundry.core.progress import SILENT, Reporter
+from cinefoundry.demo_elements import library_phrase
 from cinefoundry.generate.export import write_mp4
 from cinefoundry.generate.gallery import GalleryItem, write_gallery
 from cinefoundry.generate.request import GenerateRequest
@@ -22,13 +23,17 @@ from cinefoundry.provenance.verify import verify
 from cinefoundry.workspace import Workspace
 
 Echo = Callable[[str], None]
+CLEAR, OPAQUE = 0.2, 0.02  # least shares of an element's pixels keyed fully transparent and fully opaque
 BBB = "A shot from Big Buck Bunny (2008), an animated short film."
 SINTEL = "A shot from Sintel (2010), an animated short film."
 TOS = "A shot from Tears of Steel (2012), a live-action short film."
+EXPLOSIONS = library_phrase("explosion")
 
 
-def shot_requests(label: str, samples: Path, folder: Path, quick: bool) -> list[tuple[str, GenerateRequest]]:
-    """The demo's takes: (gallery title, request). `quick` (the tiny recipe) uses few steps."""
+def shot_requests(label: str, samples: Path, folder: Path, quick: bool,
+                  element_model: str) -> list[tuple[str, GenerateRequest]]:  # fmt: skip
+    """The demo's takes: (gallery title, request); the element comes from `element_model` (the demo model
+    fine-tuned on the element libraries). `quick` (the tiny recipe) uses few steps."""
     steps = 4 if quick else None
     still = _still(samples / "big_buck_bunny" / "bbb_0000-0100_640x360.mp4", 21.0, folder / "bbb_still.png")
     return [
@@ -37,22 +42,25 @@ def shot_requests(label: str, samples: Path, folder: Path, quick: bool) -> list[
         ("image to video", GenerateRequest(f"{BBB} Bright daylight.", label, image=still, seed=2, steps=steps)),
         ("long shot: three chained windows", GenerateRequest(f"{TOS} Dim light, slow motion.", label, seed=3,
                                                              frames=41, steps=steps)),
-        ("VFX element (ProRes 4444 with alpha)", GenerateRequest("an explosion of fire and sparks", label, seed=4,
-                                                                 element=True, fmt="prores", steps=steps)),
+        ("VFX element (ProRes 4444 with alpha)", GenerateRequest(f"{EXPLOSIONS} An explosion of fire and sparks.",
+                                                                 element_model, seed=4, element=True, fmt="prores",
+                                                                 steps=steps)),
         ("background plate, loopable", GenerateRequest(f"{SINTEL} A snowy mountain landscape.", label, seed=5,
                                                        plate=True, loop=True, steps=steps)),
     ]  # fmt: skip
 
 
 def generate_step(ws: Workspace, samples: Path, label: str, echo: Echo, reporter: Reporter = SILENT,
-                  quick: bool = False) -> dict[str, Any]:  # fmt: skip
-    """Generate, verify and show the demo's takes; returns the step's JSON document."""
+                  quick: bool = False, element_model: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Generate, verify and show the demo's takes (the element from `element_model`, else from `label`); returns
+    the step's JSON document."""
     folder = ws.home / "gallery"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    echo(f"10. generate with {label}: shots, a preview and its final, an element, a plate; all marked and signed")
+    echo(f"11. generate with {label}: shots, a preview and its final, a plate; an element with "
+         f"{element_model or label}; all marked and signed")  # fmt: skip
     items, docs = [], []
-    requests = shot_requests(label, samples, folder, quick)
+    requests = shot_requests(label, samples, folder, quick, element_model or label)
     preview = generate(ws, GenerateRequest(f"{SINTEL} Dim light, camera panning.", label, seed=6, preview=True,
                                            out=folder), reporter)  # fmt: skip
     final = generate(ws, GenerateRequest("", "", final=preview["takes"][0]["record"], out=folder,
@@ -87,10 +95,7 @@ def generate_step(ws: Workspace, samples: Path, label: str, echo: Echo, reporter
                  f"{via} -> {resolved}")  # fmt: skip
             if "alpha" in check:
                 a = check["alpha"]
-                echo(
-                    f"     alpha: {a['transparent']:.0%} of pixels transparent, {a['opaque']:.0%} opaque "
-                    "(the demo library has no effect footage: the demo model's elements are mostly dark)"
-                )
+                echo(f"     alpha: {a['transparent']:.0%} of pixels transparent, {a['opaque']:.0%} opaque")
             details = {"mode": f"{doc['mode']} · {doc['kind']}", "seed": str(take["seed"]),
                        "size": f"{take['size'][0]}x{take['size'][1]}, {take['frames']} frames",
                        "record": take["record"], "files": ", ".join(o["path"] for o in take["outputs"])}  # fmt: skip
@@ -103,10 +108,13 @@ def generate_step(ws: Workspace, samples: Path, label: str, echo: Echo, reporter
     page = write_gallery(folder / "index.html", f"cinefoundry demo: generated with {label}", items,
                          [f"Refused: {r['prompt']!r}: {r['reason']}" for r in refused])  # fmt: skip
     echo(f"   gallery: {page}")
+    # an element must key to a clear background around opaque flames (the tiny recipe's noise cannot)
+    keyed = quick or all(c["alpha"]["transparent"] >= CLEAR and c["alpha"]["opaque"] >= OPAQUE
+                         for c in checks if "alpha" in c)  # fmt: skip
     return {"takes": checks, "refused": refused, "reencoded": reencode, "gallery": str(page),
             "ok": bool(checks) and all(c["manifest"] == "Trusted" and (c["watermark"] or c.get("view_watermark"))
                                        for c in checks)
-            and reencode["record"] == checks[0]["record"] and bool(refused)}  # fmt: skip
+            and reencode["record"] == checks[0]["record"] and bool(refused) and keyed}  # fmt: skip
 
 
 def _alpha_stats(path: Path) -> dict[str, float]:
@@ -155,7 +163,7 @@ def storyboard_step(ws: Workspace, samples: Path, label: str, echo: Echo, report
     from cinefoundry.storyboard.publish import export_board
 
     script = samples / "screenplays" / "Ascent_to_Guru_Peak.fountain"
-    echo(f"11. storyboard {script.name} with {label}: shots, a panel per shot, PDF, HTML, animatic, OTIO")
+    echo(f"12. storyboard {script.name} with {label}: shots, a panel per shot, PDF, HTML, animatic, OTIO")
     # the quick (tiny-recipe) demo boards the first two scenes; the full demo the whole script
     request = BoardRequest(script, label, scenes="1-2" if quick else None, steps=4 if quick else 12, style="sintel")
     doc = make_board(ws, request, reporter)

@@ -68,7 +68,8 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 
 class Title(Audited, Base):
-    """A film, episode, short or trailer the studio holds; `id` is a stable slug used everywhere downstream."""
+    """A film, episode, short, trailer or element library the studio holds; `id` is a stable slug used
+    everywhere downstream."""
 
     __tablename__ = "titles"
     __table_args__ = (CheckConstraint(_in("kind", TITLE_KINDS), name="kind"),)

@@ -16,7 +16,7 @@ from cinefoundry.catalog.probe import is_url
 from cinefoundry.catalog.terms import WORLDWIDE
 from cinefoundry.core.errors import InputError
 
-TitleKind = Literal["feature", "short", "episode", "trailer"]
+TitleKind = Literal["feature", "short", "episode", "trailer", "element"]
 Performance = Literal["on_screen", "voice"]
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 import pycountry
 
-TITLE_KINDS = ("feature", "short", "episode", "trailer")
+TITLE_KINDS = ("feature", "short", "episode", "trailer", "element")  # element: effects shot on black
 TITLE_USES = ("train", "generate", "reference")
 CONSENT_KINDS = ("digital_replica", "digital_alteration", "synthetic_likeness", "training_use")
 PERFORMANCES = ("on_screen", "voice")

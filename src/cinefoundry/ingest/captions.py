@@ -70,9 +70,11 @@ class StructuredCaptioner:
 def title_phrase(t: TitleFacts) -> str:
     """'A shot from Sintel (2010), an animated short film.': how every structured caption starts, and so the
     words that call up a title's look (storyboards use it as the house style)."""
+    year = f" ({t.year})" if t.year else ""
+    if t.kind == "element":  # effects shot on black for compositing: neither live action nor animation
+        return f"A shot from {t.name}{year}, an effect element on black."
     kind = {"feature": "film", "short": "short film", "episode": "episode", "trailer": "trailer"}[t.kind]
     style = "live-action" if t.live_action else ("animated" if t.live_action is False else "")
-    year = f" ({t.year})" if t.year else ""
     return f"A shot from {t.name}{year}, {_article(style or kind)} {style + ' ' if style else ''}{kind}."
 
 

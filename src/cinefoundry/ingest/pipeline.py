@@ -114,7 +114,8 @@ def _run(task: MediaTask, result: MediaResult) -> None:
     if sha != task.media_sha256:
         raise MediaError(task.uri, f"content changed since import (sha256 {sha[:16]}..., catalog has "
                                    f"{task.media_sha256[:16]}...): import the title again")  # fmt: skip
-    crop = find_crop(task.uri, cfg.clips.crop_letterbox)
+    # An element is shot on black by design: rows no flame reaches are picture, not letterbox bars.
+    crop = find_crop(task.uri, cfg.clips.crop_letterbox and task.title.kind != "element")
     try:
         size = clip_size(crop, cfg.clips.short_side)
     except ValueError as exc:

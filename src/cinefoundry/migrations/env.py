@@ -8,7 +8,12 @@ engine = context.config.attributes.get("engine")
 if engine is None:
     raise RuntimeError("run migrations through cinefoundry.migrations.upgrade(), which passes the engine")
 
-with engine.begin() as connection:
+with engine.connect() as connection:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # A batch rebuild drops and recreates a table that others reference; SQLite's procedure for schema
+        # changes turns foreign keys off outside the transaction and checks them all before committing.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     # render_as_batch: SQLite cannot ALTER most things; batch mode rebuilds the table instead.
     context.configure(
         connection=connection,
@@ -18,3 +23,8 @@ with engine.begin() as connection:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite and (broken := connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()):
+            raise RuntimeError(f"migration left rows with dangling foreign keys: {broken[:5]}")
+    connection.commit()
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
