@@ -317,3 +317,28 @@ def test_training_from_local_wan_weights_uses_their_vae_encoder_and_transformer(
     tuned = load_bundle(studio.home / lora.model["path"])
     assert tuned.meta["lora"]["parent"] == str(wan_folder)
     assert any("lora" in k for k in tuned.transformer.state_dict())
+
+
+def test_a_time_budget_is_replanned_when_the_machine_slows(tmp_path: Path) -> None:
+    """Steps that slow down fourfold after the first plan: the step count is planned again, so the stage ends
+    near its budget instead of running the first plan's steps at the slower speed (a 2-core VM drifts so)."""
+    import time
+
+    from cinefoundry.train.loop import StageSpec, TrainingLoop
+    from cinefoundry.train.parallel import Parallel
+
+    model = torch.nn.Linear(4, 1)
+    calls = []
+
+    def loss(m: torch.nn.Module, idx: torch.Tensor, part: slice, gen: torch.Generator) -> torch.Tensor:
+        calls.append(1)
+        time.sleep(0.002 if len(calls) <= 30 else 0.008)  # the machine slows down after the first plan
+        return m(torch.randn(len(idx), 4, generator=gen)).pow(2).mean()
+
+    spec = StageSpec("budget", steps=100_000, batch=2, lr=1e-3, warmup=2, seconds=1.5, checkpoint_every=10_000)
+    started = time.perf_counter()
+    result = TrainingLoop(spec, model, loss, 64, Parallel(), tmp_path).run()
+    spent = time.perf_counter() - started
+    assert result.steps == result.planned
+    # planned once from the fast steps (as before), this stage ran 2.6x its budget (3.9 s)
+    assert spent < 1.5 * 1.3, (result.planned, spent)
