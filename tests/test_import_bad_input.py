@@ -70,7 +70,7 @@ def test_each_kind_of_bad_title_folder_gets_its_own_clear_error(ws: Workspace, t
     problems = {Path(e["source"]).parent.name: e["problem"] for e in report.errors}
     assert problems["bad_json"].startswith("invalid JSON at line 1 column")
     assert "title: String should have at least 1 character" in problems["malformed"]
-    assert "kind: Input should be 'feature', 'short', 'episode' or 'trailer'" in problems["malformed"]
+    assert "kind: Input should be 'feature', 'short', 'episode', 'trailer' or 'element'" in problems["malformed"]
     assert "files: List should have at least 1 item" in problems["malformed"]
     assert problems["missing"] == "file not found"
     assert problems["empty"] == "empty file (0 bytes)"
