@@ -20,10 +20,11 @@ import torch
 from cinefoundry.core.progress import SILENT, Reporter
 from cinefoundry.train.parallel import Parallel, full_tensor, load_full_tensor
 
-# With a time budget the step count is planned from the speed of steps PLAN_FROM onward, first at step PLAN_AT of
-# this process, then again each time that count doubles: 20 steps alone misjudged a 2-core VM's speed by 25%
-# either way (a 320 s budget ran 251 s, or 381 s), and the cosine schedule then ended too early or too late.
-PLAN_FROM, PLAN_AT = 5, 25
+# With a time budget the step count is planned from measured speed: first from steps PLAN_FROM..PLAN_AT of this
+# process, then again at steps 50 and 100 and every REPLAN_EVERY steps after, each time from the speed since the
+# last plan. 20 steps alone misjudged a 2-core VM's speed by 25% either way (a 320 s budget ran 251 s, or 381 s),
+# and a VM that slows as it runs needs its recent speed, not its average.
+PLAN_FROM, PLAN_AT, REPLAN_EVERY = 5, 25, 100
 
 # loss_fn(model, global_indices, rank_slice, generator) -> scalar loss of this rank's slice
 LossFn = Callable[[torch.nn.Module, torch.Tensor, slice, torch.Generator], torch.Tensor]
@@ -137,7 +138,7 @@ class TrainingLoop:
         for _ in range(self.step):
             self.reporter.step()
         ran, start, window = 0, time.perf_counter(), time.perf_counter()
-        mark, plan_at = start, PLAN_AT
+        mark, marked_at, plan_at = start, 0, PLAN_AT  # speed is timed from step `marked_at` (at time `mark`)
         while self.step < self.result.planned:
             if self.stop_after is not None and ran >= self.stop_after:
                 if self.step % self.spec.checkpoint_every:  # a graceful stop keeps every step it ran
@@ -148,11 +149,12 @@ class TrainingLoop:
             ran += 1
             self.result.losses.append(loss)
             if ran == PLAN_FROM:
-                mark = time.perf_counter()  # the first steps are slow (allocations, caches): not timed
+                mark, marked_at = time.perf_counter(), ran  # the first steps are slow (allocations, caches)
             if self.spec.seconds and ran == min(plan_at, self.result.planned - 1):
-                plan_at *= 2
-                per_step = (time.perf_counter() - mark) / (ran - PLAN_FROM) if ran > PLAN_FROM else 0.0
-                self._plan(self.elapsed + time.perf_counter() - start, per_step)
+                now = time.perf_counter()
+                per_step = (now - mark) / (ran - marked_at) if ran > marked_at else 0.0
+                self._plan(self.elapsed + now - start, per_step)
+                mark, marked_at, plan_at = now, ran, min(2 * plan_at, plan_at + REPLAN_EVERY)
                 self.reporter.end()
                 self.reporter.begin(f"training {self.spec.name}", self.result.planned)
                 for _ in range(self.step):
