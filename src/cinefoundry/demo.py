@@ -81,9 +81,9 @@ def run_demo(home: Path, samples: Path, echo: Echo = print, reporter: Reporter =
         from cinefoundry.demo_shots import generate_step, storyboard_step  # torch loads here, not at CLI start
 
         label, quick = result["train"]["model"]["label"], recipe == "tiny"
-        result["elements"] = element_step(ws, label, echo, reporter, quick=quick)
-        result["generate"] = generate_step(ws, samples, label, echo, reporter, quick=quick,
-                                           element_model=result["elements"]["model"])  # fmt: skip
+        result["elements"] = element_step(ws, label, recipe, echo, reporter)
+        result["generate"] = generate_step(ws, samples, label, result["elements"]["model"], echo, reporter,
+                                           quick=quick)  # fmt: skip
         result["storyboard"] = storyboard_step(ws, samples, label, echo, reporter, quick=quick)
         with ws.session("audit.verify") as s:
             audit = verify(s).as_dict()

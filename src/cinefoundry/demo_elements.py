@@ -78,15 +78,15 @@ def shoot_library(folder: Path, owner: str, reels: int = REELS, elements: int = 
     return titles
 
 
-def element_step(ws: Workspace, parent: str, echo: Echo, reporter: Reporter = SILENT,
-                 quick: bool = False) -> dict[str, Any]:  # fmt: skip
-    """Shoot, import and ingest the element libraries, then fine-tune `parent` on them; returns the step's JSON
-    document with the element model's label under "model"."""
+def element_step(ws: Workspace, parent: str, recipe_name: str, echo: Echo,
+                 reporter: Reporter = SILENT) -> dict[str, Any]:  # fmt: skip
+    """Shoot, import and ingest the element libraries, then fine-tune `parent` (of recipe `recipe_name`) on them;
+    returns the step's JSON document with the element model's label under "model"."""
     from cinefoundry.demo import DEMO_DATASET
     from cinefoundry.models.recipes import get_recipe
     from cinefoundry.train.run import TrainRequest, train_model
 
-    workers = min(4, os.cpu_count() or 1)
+    workers, quick = min(4, os.cpu_count() or 1), recipe_name == "tiny"
     folder = ws.home / "element-shoot"
     titles = shoot_library(folder, ws.settings.tenant, **({"elements": 3} if quick else {}))
     imported = import_catalog(folder, ws.session, ws.actor, "full", workers, reporter)
@@ -101,7 +101,7 @@ def element_step(ws: Workspace, parent: str, echo: Echo, reporter: Reporter = SI
     echo(f"10. element libraries shot on black, owned by {ws.settings.tenant}: "
          + ", ".join(f"{LIBRARY[k]} ({kept.get(library_id(k), 0)} clips)" for k in LIBRARY)
          + f"; dataset {built['label']} with {built['clips']} clips")  # fmt: skip
-    recipe = get_recipe("tiny" if quick else "demo")
+    recipe = get_recipe(recipe_name)
     if not quick:
         recipe = recipe.with_overrides(seconds=FINE_TUNE_SECONDS, warmup=20)
     report = train_model(ws, TrainRequest("elements", recipe, name="elements", init_from=parent),

@@ -50,17 +50,17 @@ def shot_requests(label: str, samples: Path, folder: Path, quick: bool,
     ]  # fmt: skip
 
 
-def generate_step(ws: Workspace, samples: Path, label: str, echo: Echo, reporter: Reporter = SILENT,
-                  quick: bool = False, element_model: str | None = None) -> dict[str, Any]:  # fmt: skip
-    """Generate, verify and show the demo's takes (the element from `element_model`, else from `label`); returns
-    the step's JSON document."""
+def generate_step(ws: Workspace, samples: Path, label: str, element_model: str, echo: Echo,
+                  reporter: Reporter = SILENT, quick: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Generate, verify and show the demo's takes (the element from `element_model`); returns the step's JSON
+    document."""
     folder = ws.home / "gallery"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    echo(f"11. generate with {label}: shots, a preview and its final, a plate; an element with "
-         f"{element_model or label}; all marked and signed")  # fmt: skip
+    echo(f"11. generate with {label}: shots, a preview and its final, a plate; an element with {element_model}; "
+         "all marked and signed")  # fmt: skip
     items, docs = [], []
-    requests = shot_requests(label, samples, folder, quick, element_model or label)
+    requests = shot_requests(label, samples, folder, quick, element_model)
     preview = generate(ws, GenerateRequest(f"{SINTEL} Dim light, camera panning.", label, seed=6, preview=True,
                                            out=folder), reporter)  # fmt: skip
     final = generate(ws, GenerateRequest("", "", final=preview["takes"][0]["record"], out=folder,

@@ -1,7 +1,7 @@
 """A procedural VFX element reel: fire, explosions and bursts of sparks on black, with known cuts.
 
 A studio's element library (effects shot on black) is what teaches its model to generate elements; the sample
-library has none, so the demo shoots this reel instead and imports it as a studio-owned title. The physics is
+library has none, so the demo shoots reels instead and imports them as studio-owned titles. The physics is
 the usual cheap kind: heat rising with random cooling (fire), a turbulent fireball that grows and cools
 (explosion), ballistic particles with drag and gravity (sparks); heat maps to colour through a blackbody-like
 ramp (black, deep red, orange, yellow, white), so the hottest cores are bright and the background stays black.

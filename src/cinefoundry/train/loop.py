@@ -134,9 +134,7 @@ class TrainingLoop:
         self._resume()
         self.result.resumed_from = self.step
         autocast = self.par.device.type == "cuda" and self.spec.precision in ("auto", "bf16")
-        self.reporter.begin(f"training {self.spec.name}", self.result.planned)
-        for _ in range(self.step):
-            self.reporter.step()
+        self._begin_bar()
         ran, start, window = 0, time.perf_counter(), time.perf_counter()
         mark, marked_at, plan_at = start, 0, PLAN_AT  # speed is timed from step `marked_at` (at time `mark`)
         while self.step < self.result.planned:
@@ -153,12 +151,12 @@ class TrainingLoop:
             if self.spec.seconds and ran == min(plan_at, self.result.planned - 1):
                 now = time.perf_counter()
                 per_step = (now - mark) / (ran - marked_at) if ran > marked_at else 0.0
+                before = self.result.planned
                 self._plan(self.elapsed + now - start, per_step)
                 mark, marked_at, plan_at = now, ran, min(2 * plan_at, plan_at + REPLAN_EVERY)
-                self.reporter.end()
-                self.reporter.begin(f"training {self.spec.name}", self.result.planned)
-                for _ in range(self.step):
-                    self.reporter.step()
+                if self.result.planned != before:  # the bar's total changed: restart it where training stands
+                    self.reporter.end()
+                    self._begin_bar()
             rate = self.spec.batch / max(1e-9, time.perf_counter() - window)
             window = time.perf_counter()
             self.reporter.step(f"loss {loss:.4f} · {rate:.1f} samples/s")
@@ -168,6 +166,12 @@ class TrainingLoop:
         self.elapsed += time.perf_counter() - start
         self.result.steps, self.result.seconds = self.step, self.elapsed
         return self.result
+
+    def _begin_bar(self) -> None:
+        """A progress bar over the planned steps, already advanced to the current one."""
+        self.reporter.begin(f"training {self.spec.name}", self.result.planned)
+        for _ in range(self.step):
+            self.reporter.step()
 
     def _one_step(self, autocast: bool) -> float:
         spec, rank, world = self.spec, self.par.rank, self.par.world_size
