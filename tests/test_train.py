@@ -342,3 +342,25 @@ def test_a_time_budget_is_replanned_when_the_machine_slows(tmp_path: Path) -> No
     assert result.steps == result.planned
     # planned once from the fast steps (as before), this stage ran 2.6x its budget (3.9 s)
     assert spent < 1.5 * 1.3, (result.planned, spent)
+
+
+def test_a_model_samples_with_its_recipes_sampling_shift(tmp_path: Path) -> None:
+    """A recipe's sample_shift (set apart from the training shift, as Wan's) is the saved scheduler's shift,
+    and a recipe read back from a model folder keeps it (older folders without one sample at the training shift)."""
+    from dataclasses import replace
+
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    from cinefoundry.models.bundle import save_bundle
+    from cinefoundry.models.recipes import Recipe
+    from cinefoundry.models.text import load_text_encoder
+
+    recipe = replace(TINY, sample_shift=3.0)
+    vae, text = recipe.vae.build(), load_text_encoder(recipe.text)
+    transformer = recipe.denoiser.build(recipe.vae.latent_channels, recipe.text.dim)
+    meta = {"latent_shape": [4, 1, 2, 2]}
+    save_bundle(tmp_path, vae=vae, transformer=transformer, text=text, recipe=recipe, meta=meta)
+    assert FlowMatchEulerDiscreteScheduler.from_pretrained(tmp_path / "scheduler").config.shift == 3.0
+    assert load_bundle(tmp_path).recipe.sampling_shift == 3.0
+    old = {k: v for k, v in recipe.as_dict().items() if k != "sample_shift"}
+    assert Recipe.from_dict(old).sampling_shift == recipe.train.shift == 1.0

@@ -56,7 +56,7 @@ def save_bundle(folder: Path, *, vae: torch.nn.Module, transformer: WanTransform
         from diffusers import WanPipeline
 
         WanPipeline.save_lora_weights(folder / "transformer_lora", transformer_lora_layers=lora_state)
-    make_scheduler(recipe.train.shift).save_pretrained(folder / "scheduler")
+    make_scheduler(recipe.sampling_shift).save_pretrained(folder / "scheduler")
     text_cfg = recipe.text
     if text_cfg.kind == "t5-tiny":
         text.save(folder / "text_encoder")
