@@ -78,6 +78,7 @@ class Recipe:
 
     @property
     def sampling_shift(self) -> float:
+        """The shift a model of this recipe samples with: its sample_shift, else its training shift."""
         return self.train.shift if self.sample_shift is None else self.sample_shift
 
     def as_dict(self) -> dict[str, Any]:
