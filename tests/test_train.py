@@ -364,3 +364,25 @@ def test_a_model_samples_with_its_recipes_sampling_shift(tmp_path: Path) -> None
     assert load_bundle(tmp_path).recipe.sampling_shift == 3.0
     old = {k: v for k, v in recipe.as_dict().items() if k != "sample_shift"}
     assert Recipe.from_dict(old).sampling_shift == recipe.train.shift == 1.0
+
+
+def test_the_vae_trains_in_bf16_only_on_cpus_that_compute_it_natively(studio: Workspace) -> None:
+    """vae_cpu_bf16 puts the VAE stage under bf16 autocast where the CPU has AVX512-BF16 or AMX, and fp32
+    elsewhere; the denoiser stays fp32 on CPUs; an explicit precision overrides both ways."""
+    from cinefoundry.train.loop import StageSpec, native_cpu_bf16, uses_bf16
+
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert uses_bf16(StageSpec("s", 1, 1, 1e-3), gpu) and not uses_bf16(StageSpec("s", 1, 1, 1e-3), cpu)
+    assert uses_bf16(StageSpec("s", 1, 1, 1e-3, cpu_bf16=True), cpu) == native_cpu_bf16()
+    assert not uses_bf16(StageSpec("s", 1, 1, 1e-3, precision="fp32", cpu_bf16=True), gpu)
+
+    def vae_losses(**overrides: object) -> tuple[str, str, list[float]]:
+        fresh_run(studio)
+        report = train_model(studio, TrainRequest("td", TINY.with_overrides(steps=1, **overrides), name="prec"))
+        return report.stages["vae"]["precision"], report.stages["denoiser"]["precision"], report.losses["vae"]
+
+    plain, asked, forced = vae_losses(), vae_losses(vae_cpu_bf16=True), vae_losses(precision="bf16")
+    assert plain[:2] == ("fp32", "fp32") and forced[:2] == ("bf16", "bf16")
+    assert asked[:2] == ("bf16" if native_cpu_bf16() else "fp32", "fp32")
+    # autocast really ran: the same steps in bf16 give other (finite) losses than in fp32
+    assert forced[2] != plain[2] and all(abs(v) < 1e3 for v in forced[2])

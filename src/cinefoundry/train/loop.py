@@ -45,7 +45,8 @@ class StageSpec:
     seed: int = 0
     log_every: int = 10
     checkpoint_every: int = 500
-    precision: str = "auto"
+    precision: str = "auto"  # "bf16" or "fp32"; "auto": bf16 autocast on GPUs, and on bf16-native CPUs if cpu_bf16
+    cpu_bf16: bool = False  # the stage is faster in bf16 on CPUs that compute it natively (convolutions are)
 
 
 @dataclass
@@ -57,7 +58,7 @@ class StageResult:
     planned: int = 0
     seconds: float = 0.0
     resumed_from: int = 0
-
+    precision: str = "fp32"  # what the stage computed in: bf16 (autocast) or fp32
     batch: int = 0
 
     @property
@@ -68,7 +69,7 @@ class StageResult:
         tail = self.losses[-50:]
         return {"steps": self.steps, "planned_steps": self.planned, "seconds": round(self.seconds, 1),
                 "samples_per_s": round(self.samples_per_s, 2), "resumed_from": self.resumed_from,
-                "final_loss": sum(tail) / len(tail) if tail else None}  # fmt: skip
+                "precision": self.precision, "final_loss": sum(tail) / len(tail) if tail else None}  # fmt: skip
 
 
 def batch_indices(step: int, batch: int, n: int, seed: int) -> torch.Tensor:
@@ -81,6 +82,20 @@ def batch_indices(step: int, batch: int, n: int, seed: int) -> torch.Tensor:
             perms[epoch] = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
         out.append(perms[epoch][p % n])
     return torch.stack(out)
+
+
+def native_cpu_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX); elsewhere bf16 is emulated, and slow."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch.cpu's own checks
+    return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
+
+
+def uses_bf16(spec: StageSpec, device: torch.device) -> bool:
+    """Whether `spec` trains under bf16 autocast on `device`: as asked, or ("auto") on GPUs and, for a stage that
+    gains from it, on CPUs with native bf16."""
+    if spec.precision != "auto":
+        return spec.precision == "bf16"
+    return device.type == "cuda" or (device.type == "cpu" and spec.cpu_bf16 and native_cpu_bf16())
 
 
 def step_generator(seed: int, step: int, stage: str) -> torch.Generator:
@@ -133,7 +148,8 @@ class TrainingLoop:
         self.result.planned = self.spec.steps
         self._resume()
         self.result.resumed_from = self.step
-        autocast = self.par.device.type == "cuda" and self.spec.precision in ("auto", "bf16")
+        autocast = uses_bf16(self.spec, self.par.device)
+        self.result.precision = "bf16" if autocast else "fp32"
         self._begin_bar()
         ran, start, window = 0, time.perf_counter(), time.perf_counter()
         mark, marked_at, plan_at = start, 0, PLAN_AT  # speed is timed from step `marked_at` (at time `mark`)
@@ -182,7 +198,7 @@ class TrainingLoop:
         for g in self.opt.param_groups:
             g["lr"] = self.lr_at(self.step)
         self.model.train()
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+        with torch.autocast(self.par.device.type, dtype=torch.bfloat16, enabled=autocast):
             loss = self.loss_fn(self.model, idx, part, gen)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)

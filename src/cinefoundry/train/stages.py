@@ -51,6 +51,7 @@ def vae_loss_fn(videos: np.ndarray, kl_weight: float, latent_shape: tuple[int, .
         x = to_video(picked)
         x = torch.where(flips[:, None, None, None, None], x.flip(-1), x)[part].to(device)
         recon, mean, logvar = model(x, eps)
+        mean, logvar = mean.float(), logvar.float()  # bf16 under autocast: the KL's sums want fp32
         mse = (recon.float() - x).pow(2).flatten(1).mean(1)
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).flatten(1).sum(1)
         return (mse + kl_weight * kl / x[0].numel()).mean()
