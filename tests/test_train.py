@@ -386,3 +386,14 @@ def test_the_vae_trains_in_bf16_only_on_cpus_that_compute_it_natively(studio: Wo
     assert asked[:2] == ("bf16" if native_cpu_bf16() else "fp32", "fp32")
     # autocast really ran: the same steps in bf16 give other (finite) losses than in fp32
     assert forced[2] != plain[2] and all(abs(v) < 1e3 for v in forced[2])
+
+
+def test_training_overrides_are_typed_and_an_unknown_precision_is_refused() -> None:
+    from cinefoundry.cli.train_cmds import parse_overrides
+    from cinefoundry.core.errors import InputError
+
+    parsed = parse_overrides("steps=200,seconds=none,lr=1e-3,vae_cpu_bf16=false,precision=fp32")
+    assert parsed == {"steps": 200, "seconds": None, "lr": 1e-3, "vae_cpu_bf16": False, "precision": "fp32"}
+    assert TINY.with_overrides(**parsed).train.vae_cpu_bf16 is False
+    with pytest.raises(InputError, match="precision 'fp16'"):
+        TINY.with_overrides(precision="fp16")

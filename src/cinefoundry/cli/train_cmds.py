@@ -12,13 +12,16 @@ import typer
 from cinefoundry.cli.output import HomeOpt, JsonOpt, emit_json, handles_errors, out, reporter, table, workspace
 
 
-def parse_overrides(text: str) -> dict[str, float | int | str | None]:
-    """`steps=200,seconds=none,lr=1e-3` -> typed training settings."""
-    out_: dict[str, float | int | str | None] = {}
+def parse_overrides(text: str) -> dict[str, bool | float | int | str | None]:
+    """`steps=200,seconds=none,lr=1e-3,vae_cpu_bf16=false` -> typed training settings."""
+    out_: dict[str, bool | float | int | str | None] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, _, value = part.partition("=")
         if value.lower() in ("none", "off"):
             out_[key.strip()] = None
+            continue
+        if value.lower() in ("true", "false"):
+            out_[key.strip()] = value.lower() == "true"
             continue
         try:
             out_[key.strip()] = int(value)

@@ -15,6 +15,8 @@ from cinefoundry.models.denoiser import DenoiserConfig
 from cinefoundry.models.text import TextEncoderConfig
 from cinefoundry.models.vae import VAEConfig
 
+PRECISIONS = ("auto", "bf16", "fp32")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -63,6 +65,10 @@ class TrainConfig:
     holdout: float = 0.15
     log_every: int = 10
     checkpoint_every: int = 500
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise InputError("recipe", f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
 
 
 @dataclass(frozen=True)
