@@ -169,9 +169,10 @@ def _train_step(ws: Workspace, echo: Echo, reporter: Reporter, recipe: str) -> d
     report = train_model(ws, TrainRequest("demo", get_recipe(recipe)), reporter=reporter)
     vae, den, m = report.stages.get("vae", {}), report.stages["denoiser"], report.model
     if vae:
-        echo(f"   VAE: {vae['steps']} steps in {vae['seconds']:.0f} s; held-out PSNR {vae['psnr']:.1f} dB "
-             f"(mean clip {vae['mean_clip_psnr']:.1f} dB)")  # fmt: skip
-    echo(f"   denoiser: {den['steps']} steps in {den['seconds']:.0f} s, final loss {den['final_loss']:.4f}")
+        echo(f"   VAE: {vae['steps']} steps in {vae['seconds']:.0f} s ({vae['precision']}); held-out PSNR "
+             f"{vae['psnr']:.1f} dB (mean clip {vae['mean_clip_psnr']:.1f} dB)")  # fmt: skip
+    echo(f"   denoiser: {den['steps']} steps in {den['seconds']:.0f} s ({den['precision']}), final loss "
+         f"{den['final_loss']:.4f}")  # fmt: skip
     with ws.session("registry.read") as s:
         from cinefoundry.registry.registry import find_model, lineage
 
