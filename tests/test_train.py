@@ -367,8 +367,8 @@ def test_a_model_samples_with_its_recipes_sampling_shift(tmp_path: Path) -> None
 
 
 def test_the_vae_trains_in_bf16_only_on_cpus_that_compute_it_natively(studio: Workspace) -> None:
-    """vae_cpu_bf16 puts the VAE stage under bf16 autocast where the CPU has AVX512-BF16 or AMX, and fp32
-    elsewhere; the denoiser stays fp32 on CPUs; an explicit precision overrides both ways."""
+    """vae_cpu_bf16 puts the VAE stage, and the latent encoding after it, under bf16 autocast where the CPU has
+    AVX512-BF16 or AMX, and fp32 elsewhere; the denoiser stays fp32 on CPUs; an explicit precision overrides."""
     from cinefoundry.train.loop import StageSpec, native_cpu_bf16, uses_bf16
 
     cpu, gpu = torch.device("cpu"), torch.device("cuda")
@@ -381,9 +381,18 @@ def test_the_vae_trains_in_bf16_only_on_cpus_that_compute_it_natively(studio: Wo
         report = train_model(studio, TrainRequest("td", TINY.with_overrides(steps=1, **overrides), name="prec"))
         return report.stages["vae"]["precision"], report.stages["denoiser"]["precision"], report.losses["vae"]
 
-    plain, asked, forced = vae_losses(), vae_losses(vae_cpu_bf16=True), vae_losses(precision="bf16")
+    import lance
+
+    def bf16_latent_rows() -> int:
+        return lance.dataset(str(studio.home / "latents.lance")).count_rows(filter="key LIKE '%:bf16'")
+
+    plain = vae_losses()
+    assert bf16_latent_rows() == 0  # fp32 runs encode their latents in fp32
+    asked, forced = vae_losses(vae_cpu_bf16=True), vae_losses(precision="bf16")
     assert plain[:2] == ("fp32", "fp32") and forced[:2] == ("bf16", "bf16")
     assert asked[:2] == ("bf16" if native_cpu_bf16() else "fp32", "fp32")
+    # latents are encoded in bf16 (and cached under their own key) exactly where the VAE trains in bf16 on a CPU
+    assert (bf16_latent_rows() > 0) == native_cpu_bf16()
     # autocast really ran: the same steps in bf16 give other (finite) losses than in fp32
     assert forced[2] != plain[2] and all(abs(v) < 1e3 for v in forced[2])
 
