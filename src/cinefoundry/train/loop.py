@@ -90,12 +90,12 @@ def native_cpu_bf16() -> bool:
     return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
 
 
-def uses_bf16(spec: StageSpec, device: torch.device) -> bool:
-    """Whether `spec` trains under bf16 autocast on `device`: as asked, or ("auto") on GPUs and, for a stage that
-    gains from it, on CPUs with native bf16."""
-    if spec.precision != "auto":
-        return spec.precision == "bf16"
-    return device.type == "cuda" or (device.type == "cpu" and spec.cpu_bf16 and native_cpu_bf16())
+def uses_bf16(precision: str, device: torch.device, cpu_bf16: bool = False) -> bool:
+    """Whether work runs under bf16 autocast on `device`: as `precision` asks, or ("auto") on GPUs and, for work
+    that gains from it (`cpu_bf16`), on CPUs with native bf16."""
+    if precision != "auto":
+        return precision == "bf16"
+    return device.type == "cuda" or (device.type == "cpu" and cpu_bf16 and native_cpu_bf16())
 
 
 def step_generator(seed: int, step: int, stage: str) -> torch.Generator:
@@ -148,7 +148,7 @@ class TrainingLoop:
         self.result.planned = self.spec.steps
         self._resume()
         self.result.resumed_from = self.step
-        autocast = uses_bf16(self.spec, self.par.device)
+        autocast = uses_bf16(self.spec.precision, self.par.device, self.spec.cpu_bf16)
         self.result.precision = "bf16" if autocast else "fp32"
         self._begin_bar()
         ran, start, window = 0, time.perf_counter(), time.perf_counter()
