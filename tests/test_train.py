@@ -105,11 +105,21 @@ def test_a_trained_model_is_registered_with_lineage_and_reloads_with_diffusers_c
     c, f, h, w = bundle.latent_shape
     x = torch.randn(1, c, f, h, w, generator=torch.Generator().manual_seed(0))
     text = bundle.text(["A shot from Alpha"])
-    t = torch.tensor([500.0])
+    ours_state, theirs_state = bundle.transformer.state_dict(), transformer.state_dict()
+    assert ours_state.keys() == theirs_state.keys()
+    assert all(torch.equal(ours_state[k], theirs_state[k]) for k in ours_state)
+    frame_t = torch.linspace(0, 1000, f)[None]  # the first frame given clean, as image-to-video asks
+    _, ph, pw = transformer.config.patch_size
+    tokens_per_frame = (h // ph) * (w // pw)
     with torch.no_grad():
-        ours = bundle.transformer(x, t, text, return_dict=False)[0]
-        theirs = transformer(x, t, text, return_dict=False)[0]
-        assert torch.equal(ours, theirs)
+        # ours runs per-frame timesteps and RoPE as a complex multiply: the same to float32 rounding
+        for t_ours, t_theirs in (
+            (torch.tensor([500.0]),) * 2,
+            (frame_t, frame_t.repeat_interleave(tokens_per_frame, 1)),
+        ):
+            ours = bundle.transformer(x, t_ours, text, return_dict=False)[0]
+            theirs = transformer(x, t_theirs, text, return_dict=False)[0]
+            assert torch.allclose(ours, theirs, rtol=0, atol=1e-5)
         assert torch.equal(bundle.vae.decode(x).sample, vae.decode(x).sample)
     assert report.stages["vae"]["psnr"] > report.stages["vae"]["mean_clip_psnr"] - 5  # 4 steps: only a sanity bound
 

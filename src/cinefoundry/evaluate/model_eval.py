@@ -108,12 +108,10 @@ def _flow_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, seed: 
         gen = torch.Generator().manual_seed(seed)
         noise = torch.randn(z.shape, generator=gen)
         mask = torch.zeros(len(z), z.shape[2], dtype=torch.bool)
-        _, ph, pw = bundle.transformer.config.patch_size
-        tpf = (z.shape[3] // ph) * (z.shape[4] // pw)
         out = []
         for sigma in SIGMA_GRID:
             inputs, fs = objective.noisy_latents(z, noise, torch.full((len(z),), sigma), mask)
-            t = objective.token_timesteps(fs, tpf)
+            t = objective.frame_timesteps(fs)
             losses = []
             for i in range(0, len(z), 16):
                 pred = bundle.transformer(inputs[i : i + 16], t[i : i + 16], text[i : i + 16], return_dict=False)[0]

@@ -14,6 +14,7 @@ import torch
 from diffusers import FlowMatchEulerDiscreteScheduler, WanTransformer3DModel
 
 from cinefoundry.core.errors import InputError
+from cinefoundry.models.frame_timesteps import use_frame_timesteps
 from cinefoundry.models.recipes import Recipe
 from cinefoundry.models.text import TextEncoder, load_text_encoder
 from cinefoundry.models.vae import load_vae
@@ -87,6 +88,7 @@ def load_bundle(folder: Path, device: torch.device | str = "cpu") -> ModelBundle
         parent = folder.parent / meta["lora"]["parent"]
         transformer = WanTransformer3DModel.from_pretrained(parent / "transformer")
         transformer.load_lora_adapter(str(folder / "transformer_lora"), weight_name=LORA_FILE, adapter_name="default")
+    use_frame_timesteps(transformer)
     scheduler = FlowMatchEulerDiscreteScheduler.from_pretrained(folder / "scheduler")
     return ModelBundle(folder, meta, recipe, vae, transformer.to(device).eval(), load_text_encoder(text_cfg),
                        scheduler)  # fmt: skip

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from diffusers import WanTransformer3DModel
 
+from cinefoundry.models.frame_timesteps import use_frame_timesteps
+
 
 @dataclass(frozen=True)
 class DenoiserConfig:
@@ -24,8 +26,8 @@ class DenoiserConfig:
         return self.num_attention_heads * self.attention_head_dim
 
     def build(self, in_channels: int, text_dim: int) -> WanTransformer3DModel:
-        """A freshly initialised transformer of this geometry."""
-        return WanTransformer3DModel(
+        """A freshly initialised transformer of this geometry, taking per-frame timesteps."""
+        model = WanTransformer3DModel(
             patch_size=self.patch_size,
             num_attention_heads=self.num_attention_heads,
             attention_head_dim=self.attention_head_dim,
@@ -37,6 +39,7 @@ class DenoiserConfig:
             num_layers=self.num_layers,
             rope_max_seq_len=self.rope_max_seq_len,
         )
+        return use_frame_timesteps(model)
 
     def tokens(self, latent_shape: tuple[int, int, int, int]) -> int:
         """Sequence length for a latent of (C, F, H, W)."""

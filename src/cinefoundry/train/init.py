@@ -51,9 +51,11 @@ def resolve_init(s: Session, home: Path, ref: str | None) -> InitSource:
 def _from_folder(path: Path) -> InitSource:
     from diffusers import AutoencoderKLWan, WanTransformer3DModel
 
+    from cinefoundry.models.frame_timesteps import use_frame_timesteps
+
     if not (path / "transformer" / "config.json").is_file():
         raise InputError(str(path), "no transformer/config.json: expected a diffusers Wan folder (save_pretrained)")
-    transformer = WanTransformer3DModel.from_pretrained(path / "transformer")
+    transformer = use_frame_timesteps(WanTransformer3DModel.from_pretrained(path / "transformer"))
     vae = AutoencoderKLWan.from_pretrained(path / "vae") if (path / "vae").is_dir() else None
     vae_cfg = VAEConfig(kind="wan", latent_channels=vae.config.z_dim) if vae is not None else None
     text = TextEncoderConfig("umt5", 512, str(path / "text_encoder")) if (path / "text_encoder").is_dir() else None

@@ -60,9 +60,9 @@ def noisy_latents(
     return (1 - s) * x0 + s * noise, frame_sigma
 
 
-def token_timesteps(frame_sigmas: torch.Tensor, tokens_per_frame: int) -> torch.Tensor:
-    """(B, F) sigmas -> (B, F * tokens_per_frame) timesteps in Wan's token order (frame-major)."""
-    return (frame_sigmas * NUM_TRAIN_TIMESTEPS).repeat_interleave(tokens_per_frame, dim=1)
+def frame_timesteps(frame_sigmas: torch.Tensor) -> torch.Tensor:
+    """(B, F) sigmas -> (B, F) timesteps as the denoiser is told them (models/frame_timesteps.py)."""
+    return frame_sigmas * NUM_TRAIN_TIMESTEPS
 
 
 def flow_loss(pred: torch.Tensor, x0: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -80,9 +80,7 @@ def denoiser_loss_fn(latents: torch.Tensor, text: torch.Tensor, caption_index: t
         rows = torch.where(draw < cfg.caption_dropout, torch.zeros_like(rows), rows)
         x0, noise, sigmas, mask, rows = x0[part], noise[part], sigmas[part], mask[part], rows[part]
         inputs, frame_sigmas = objective.noisy_latents(x0, noise, sigmas, mask)
-        inner = getattr(model, "module", model)
-        tokens_per_frame = _tokens_per_frame(inner, x0.shape)
-        t = objective.token_timesteps(frame_sigmas, tokens_per_frame)
+        t = objective.frame_timesteps(frame_sigmas)
         pred = model(inputs.to(device), t.to(device), text[rows].to(device), return_dict=False)[0]
         return objective.flow_loss(pred.float(), x0.to(device), noise.to(device), mask.to(device))
 
@@ -100,11 +98,6 @@ def title_phrases(captions: list[str], title_ids: list[str]) -> dict[str, str]:
         prefix = first[:n] if len(mine) > 1 else ""
         out[title] = prefix[: prefix.rfind(". ") + 1].strip()
     return out
-
-
-def _tokens_per_frame(model: torch.nn.Module, shape: torch.Size) -> int:
-    _, ph, pw = model.config.patch_size
-    return (shape[3] // ph) * (shape[4] // pw)
 
 
 def bucketed(loss_fns: list[Callable], share: float) -> Callable:
