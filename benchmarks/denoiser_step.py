@@ -4,7 +4,7 @@ The same weights and batch (16 windows of 9x8x8 latents, 48 text tokens) step th
 round so that a VM's speed swings fall on every variant alike:
 1. diffusers' WanTransformer3DModel with per-token timesteps and the per-tensor AdamW (the code before);
 2. per-frame timesteps (models/frame_timesteps.py) with diffusers' RoPE;
-3. 2 with RoPE as a complex multiply;
+3. 2 with our RoPE (x * cos + pair-swapped x * signed sin);
 4. 3 with the fused AdamW (what training runs).
 Prints median step times and speed-ups over 1 (ratios of summed times). Results are appended to RESULTS.md.
 
@@ -40,8 +40,8 @@ def variants() -> list[tuple[str, torch.nn.Module, bool, bool]]:
     return [
         ("diffusers, per-token timesteps, AdamW loop", plain, False, False),
         ("per-frame timesteps, diffusers' RoPE", diffusers_rope, True, False),
-        ("per-frame timesteps, complex RoPE", ours, True, False),
-        ("per-frame, complex RoPE, fused AdamW", copy.deepcopy(ours), True, True),
+        ("per-frame timesteps, our RoPE", ours, True, False),
+        ("per-frame, our RoPE, fused AdamW", copy.deepcopy(ours), True, True),
     ]
 
 

@@ -1,6 +1,6 @@
-"""Per-frame timesteps (models/frame_timesteps.py) give diffusers' own per-token outputs and gradients, with
-gradient checkpointing and with a LoRA adapter, and diffusers' other timestep forms still work. Within 1e-6:
-RoPE as a complex multiply may round the last bit differently."""
+"""Per-frame timesteps (models/frame_timesteps.py) give diffusers' own per-token outputs and gradients to
+float32 rounding (the time embedding's matmuls have fewer rows, the backward sums in another order), with
+gradient checkpointing and with a LoRA adapter; diffusers' other timestep forms give its outputs exactly."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_per_frame_timesteps_give_diffusers_per_token_outputs_and_gradients(chec
     theirs_out = plain(x, _per_token(frame_t), text, return_dict=False)[0]
     ours_out = ours(x, frame_t, text, return_dict=False)[0]
     assert ours_out.shape == x.shape
-    assert torch.allclose(ours_out, theirs_out, rtol=0, atol=1e-6)
+    assert torch.allclose(ours_out, theirs_out, rtol=0, atol=1e-5)
     theirs_out.square().mean().backward()
     ours_out.square().mean().backward()
     for mine, theirs in zip(_grads(ours), _grads(plain), strict=True):
@@ -67,7 +67,7 @@ def test_other_timestep_forms_and_a_lora_adapter_keep_diffusers_results() -> Non
     x, frame_t, text = _inputs()
     with torch.no_grad():
         for t in (frame_t[:, 0], _per_token(frame_t)):  # one per sample, one per token
-            assert torch.allclose(ours(x, t, text).sample, plain(x, t, text).sample, rtol=0, atol=1e-6)
+            assert torch.equal(ours(x, t, text).sample, plain(x, t, text).sample)
     lora_plain, lora_ours = copy.deepcopy(plain), copy.deepcopy(ours)
     for model in (lora_plain, lora_ours):
         add_lora(model, rank=2)
@@ -80,7 +80,7 @@ def test_other_timestep_forms_and_a_lora_adapter_keep_diffusers_results() -> Non
     ours_out = lora_ours(x, frame_t, text, return_dict=False)[0]
     with torch.no_grad():
         assert not torch.allclose(ours_out, ours(x, frame_t, text).sample, atol=1e-3)  # the adapter is live
-    assert torch.allclose(ours_out, theirs_out, rtol=0, atol=1e-6)
+    assert torch.allclose(ours_out, theirs_out, rtol=0, atol=1e-5)
     theirs_out.square().mean().backward()
     ours_out.square().mean().backward()
     assert len(_grads(lora_ours)) == 2 * 4 * 2 * 2  # A and B on q, k, v, out of both attentions, both blocks

@@ -4,7 +4,7 @@ Conditioning gives some latent frames clean, so every frame has its own timestep
 per token (Wan 2.2's `(batch, seq_len)` form), and then embeds and applies a (batch, seq_len, 6, dim) float32
 modulation in every block: at the demo's size that is a tenth of a training step, at Wan 2.1 sizes over a GiB
 a block. Here the same modulation is computed once per frame and broadcast over the frame's tokens, and RoPE
-is one complex multiply instead of strided writes. Outputs and gradients equal diffusers' to float32 rounding
+takes fewer ops (and the same numbers). Outputs and gradients equal diffusers' to float32 rounding
 (tests/test_frame_timesteps.py).
 
 The model stays diffusers' own class (its checkpoints load with `WanTransformer3DModel.from_pretrained`): the
@@ -29,12 +29,16 @@ def use_frame_timesteps(transformer: WanTransformer3DModel) -> WanTransformer3DM
     transformer.forward = MethodType(_model_forward, transformer)
     for block in transformer.blocks:
         block.forward = MethodType(_block_forward, block)
-    transformer.set_attn_processor(ComplexRopeAttnProcessor())
+    transformer.set_attn_processor(SwapRopeAttnProcessor())
     return transformer
 
 
-class ComplexRopeAttnProcessor(WanAttnProcessor):
-    """Diffusers' Wan attention with RoPE as a complex multiply; image-conditioned attention is left to it."""
+class SwapRopeAttnProcessor(WanAttnProcessor):
+    """Diffusers' Wan attention with RoPE as x * cos + pair-swapped x * signed sin: the same numbers, fewer ops.
+
+    Real-valued on purpose: complex tensors break torch.compile's inductor (diffusers issue 12668). Attention
+    with image tokens (Wan I2V weights) is left to diffusers.
+    """
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None):
         if attn.add_k_proj is not None:
@@ -45,8 +49,8 @@ class ComplexRopeAttnProcessor(WanAttnProcessor):
         value = value.unflatten(2, (attn.heads, -1))
         if rotary_emb is not None:
             cos, sin = rotary_emb  # repeated per pair: (cos a, cos a, cos b, cos b, ...)
-            turn = torch.complex(cos[..., 0::2], sin[..., 1::2])
-            query, key = _rotate(query, turn), _rotate(key, turn)
+            signed_sin = sin * torch.tensor([-1.0, 1.0], device=sin.device, dtype=sin.dtype).repeat(sin.shape[-1] // 2)
+            query, key = _rotate(query, cos, signed_sin), _rotate(key, cos, signed_sin)
         parallel = self._parallel_config if encoder_hidden_states is None else None  # as diffusers: self-attention
         out = dispatch_attention_fn(query, key, value, attn_mask=attention_mask, dropout_p=0.0, is_causal=False,
                                     backend=self._attention_backend, parallel_config=parallel)  # fmt: skip
@@ -54,10 +58,10 @@ class ComplexRopeAttnProcessor(WanAttnProcessor):
         return attn.to_out[1](attn.to_out[0](out))
 
 
-def _rotate(x: torch.Tensor, turn: torch.Tensor) -> torch.Tensor:
-    """Channel pairs (2i, 2i+1) as complex numbers, turned: what diffusers' apply_rotary_emb computes."""
-    pairs = torch.view_as_complex(x.float().unflatten(-1, (-1, 2)).contiguous())
-    return torch.view_as_real(pairs * turn).flatten(-2).type_as(x)
+def _rotate(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+    """Channel pairs (x0, x1) turned to (x0 cos - x1 sin, x1 cos + x0 sin): diffusers' apply_rotary_emb."""
+    swapped = x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)
+    return (x * cos + swapped * signed_sin).type_as(x)
 
 
 def _model_forward(self: WanTransformer3DModel, hidden_states: torch.Tensor, timestep: torch.Tensor,
