@@ -64,7 +64,7 @@ def main() -> None:
         f"dataset {built.version['label']}: {built.version['clips']} clips, {doc['train_windows']} training windows "
         f"(stride 1 frame; {doc['train_windows_distinct']} distinct), "
         f"{doc['held_out_windows']} distinct held-out windows; prep (import, ingest, "
-        f"build) {prep:.0f} s",
+        f"build) {prep:.0f} s" + (f"; training overrides: {args.set}" if args.set else ""),
         "",
         "| measure | value | goal | met |",
         "|---|---|---|---|",

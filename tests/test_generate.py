@@ -121,6 +121,30 @@ def test_image_to_video_and_keyframes_pin_the_given_frames(studio: Workspace, tm
         assert all(len(v["sha256"]) == 64 for v in inputs.values()) and inputs
 
 
+def test_guidance_runs_the_unconditional_pass_only_inside_its_interval(studio: Workspace) -> None:
+    bundle = load_bundle(studio.home / "models" / "gm@v1")
+    pipe = StudioPipeline(bundle)
+    passes: list[int] = []  # the batch of every transformer call: 2 = guided (cond + uncond), 1 = cond alone
+    hook = pipe.transformer.register_forward_hook(lambda m, args, out: passes.append(len(args[0])))
+    try:
+        sched = pipe.scheduler()
+        sched.set_timesteps(8)
+        sigmas = (sched.timesteps / sched.config.num_train_timesteps).tolist()
+        full = pipe(["a sunrise"], steps=8, guidance=5.0, guidance_interval=(0.0, 1.0), output="latent")
+        assert passes == [2] * 8
+        passes.clear()
+        mid = pipe(["a sunrise"], steps=8, guidance=5.0, guidance_interval=(0.3, 0.8), output="latent")
+        assert passes == [2 if 0.3 < s <= 0.8 else 1 for s in sigmas] and 1 in passes and 2 in passes
+        passes.clear()
+        # an interval no step falls in is sampling without guidance, exactly
+        none = pipe(["a sunrise"], steps=8, guidance=5.0, guidance_interval=(0.0, 0.01), output="latent")
+        plain = pipe(["a sunrise"], steps=8, guidance=1.0, output="latent")
+    finally:
+        hook.remove()
+    assert torch.equal(none, plain)
+    assert not torch.allclose(full, mid) and not torch.allclose(mid, plain)
+
+
 def test_extend_and_long_shots_chain_windows_without_visible_seams(studio: Workspace, tmp_path: Path) -> None:
     base = generate(studio, GenerateRequest("a forest", "gm", seed=2, steps=3))
     clip = studio.home / base["takes"][0]["outputs"][0]["path"]

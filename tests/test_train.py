@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from diffusers import AutoencoderKLLTXVideo, WanTransformer3DModel
@@ -18,6 +19,7 @@ from diffusers import AutoencoderKLLTXVideo, WanTransformer3DModel
 from cinefoundry.catalog.importer import import_catalog
 from cinefoundry.core.errors import CinefoundryError
 from cinefoundry.dataset.build import BuildSettings, build_dataset, remove_title
+from cinefoundry.dataset.samples import Windows, WindowSpec, mirror_caption
 from cinefoundry.ingest.catalog import ClipCatalog
 from cinefoundry.ingest.run import run_ingest
 from cinefoundry.models.bundle import LORA_FILE, load_bundle
@@ -86,6 +88,48 @@ def test_captions_fall_to_the_title_phrase_or_the_empty_prompt_as_the_recipe_ask
         loss = stages.denoiser_loss_fn(latents, text, caption, cfg, torch.device("cpu"), title)
         loss(Probe(), torch.arange(4), slice(None), torch.Generator().manual_seed(0))
         assert seen[-1] == expected
+
+
+def test_mirrored_windows_flip_the_picture_and_swap_left_and_right_in_the_caption() -> None:
+    assert mirror_caption("Dim light, the camera pans left. Left of frame: a dragon; copyright") == (
+        "Dim light, the camera pans right. Right of frame: a dragon; copyright"
+    )
+    videos = np.arange(2 * 3 * 4 * 5 * 3, dtype=np.uint8).reshape(2, 3, 4, 5, 3)
+    w = Windows(videos, ["a", "b"], ["t", "t"], ["pans right", "static"], [0.0, 0.0], np.zeros(2, bool),
+                WindowSpec(width=5, height=4, frames=3, fps=8, stride=1), ["t"])  # fmt: skip
+    m = w.mirrored()
+    assert np.array_equal(m.videos[:, :, :, 0], videos[:, :, :, -1]) and m.captions == ["pans left", "static"]
+    assert np.array_equal(m.mirrored().videos, videos)
+
+
+def test_a_flip_share_of_samples_trains_on_the_mirrored_latents_and_captions() -> None:
+    text = torch.arange(5.0).view(5, 1, 1).expand(5, 2, 3)  # row r holds the value r
+    seen = []
+
+    class Probe(torch.nn.Module):
+        """Returns zeros, and keeps the latents and text rows each call was given."""
+
+        config = type("C", (), {"patch_size": (1, 1, 1)})
+
+        def forward(self, x: torch.Tensor, t: torch.Tensor, txt: torch.Tensor, return_dict: bool) -> tuple:
+            seen.append((x, txt[:, 0, 0].tolist()))
+            return (torch.zeros_like(x),)
+
+    latents, mirrored = torch.zeros(4, 2, 3, 2, 2), torch.ones(4, 2, 3, 2, 2)
+    caption, mirror_rows = torch.tensor([1, 2, 1, 2]), torch.tensor([3, 4, 3, 4])
+    losses = {}
+    for flip in (0.0, 1.0):
+        cfg = TrainConfig(caption_dropout=0.0, flip=flip, cond_first=0, cond_last=0, cond_both=0, cond_random=0,
+                          cond_prefix=0)  # fmt: skip
+        fn = stages.denoiser_loss_fn(latents, text, caption, cfg, torch.device("cpu"), mirror=(mirrored, mirror_rows))
+        losses[flip] = float(fn(Probe(), torch.arange(4), slice(None), torch.Generator().manual_seed(0)))
+        assert seen[-1][1] == ([1, 2, 1, 2] if flip == 0 else [3, 4, 3, 4])
+    # the zero prediction's loss is |noise - x0|^2: x0 = 0 (plain) or 1 (mirrored) changes it
+    assert losses[0.0] != losses[1.0]
+    # and no mirror given: the same draws as before mirroring existed (the plain latents, the same loss)
+    cfg = TrainConfig(caption_dropout=0.0, cond_first=0, cond_last=0, cond_both=0, cond_random=0, cond_prefix=0)
+    plain = stages.denoiser_loss_fn(latents, text, caption, cfg, torch.device("cpu"))
+    assert float(plain(Probe(), torch.arange(4), slice(None), torch.Generator().manual_seed(0))) == losses[0.0]
 
 
 def test_a_trained_model_is_registered_with_lineage_and_reloads_with_diffusers_classes(studio: Workspace) -> None:
@@ -216,6 +260,27 @@ def test_latents_are_cached_by_vae_and_reused(studio: Workspace) -> None:
     assert lance.dataset(str(studio.home / "latents.lance")).count_rows() == before  # same VAE: nothing new
 
 
+def test_mirrored_latents_are_encoded_once_and_cached_apart(studio: Workspace) -> None:
+    import lance
+
+    def rows() -> int:
+        return lance.dataset(str(studio.home / "latents.lance")).count_rows()
+
+    fresh_run(studio)
+    with studio.session("read") as s:
+        parent = find_model(s, "tinymodel").label
+    before = rows()
+    mirrored = TINY.with_overrides(steps=2, flip=0.5)
+    train_model(studio, TrainRequest("td", mirrored, name="mirrored", init_from=parent))
+    added = rows() - before  # the parent's VAE: only the mirrored windows are new
+    assert added > 0
+    with studio.session("read") as s:
+        assert find_model(s, "mirrored").config["train"]["flip"] == 0.5
+    fresh_run(studio)
+    train_model(studio, TrainRequest("td", mirrored, name="mirrored", init_from=parent))
+    assert rows() - before == added
+
+
 def test_a_bucket_the_vae_or_the_windows_cannot_make_is_refused_before_any_work(studio: Workspace) -> None:
     for bucket, words in (((8, 16, 32), "4k\\+1|2k\\+1"), ((17, 16, 32), "longer"), ((5, 12, 32), "multiples")):
         with pytest.raises(CinefoundryError, match=words):
@@ -247,10 +312,11 @@ def test_eval_measures_a_model_and_stores_the_numbers_in_the_registry(studio: Wo
     from cinefoundry.cli import app
 
     done = CliRunner().invoke(app, ["eval", "tinymodel@v1", "--per-title", "2", "--steps", "3", "--home",
-                                    str(studio.home), "--json"])  # fmt: skip
+                                    str(studio.home), "--json", "--guidance-interval", "0.2,0.9"])  # fmt: skip
     assert done.exit_code == 0, done.output
     doc = json.loads(done.stdout)
     assert doc["model"] == "tinymodel@v1" and doc["title_recognition"]["clips"] == 4
+    assert doc["title_recognition"]["guidance_interval"] == [0.2, 0.9]
     assert doc["title_recognition"]["chance"] == 0.5
     assert len(doc["flow"]["held_out"]) == len(doc["flow"]["sigmas"]) == 9
     assert doc["vae"]["mean_clip_psnr_db"] > 0 and 0 < doc["vae"]["ssim"] <= 1
@@ -260,6 +326,9 @@ def test_eval_measures_a_model_and_stores_the_numbers_in_the_registry(studio: Wo
         stored = find_model(s, "tinymodel@v1").metrics["eval"]
     assert stored["title_recognition"] == doc["title_recognition"]["accuracy"]
     assert stored["vae_psnr_db"] == doc["vae"]["psnr_db"]
+    for bad in ("0.9,0.2", "half"):
+        done = CliRunner().invoke(app, ["eval", "tinymodel@v1", "--home", str(studio.home), "--guidance-interval", bad])
+        assert done.exit_code != 0 and "--guidance-interval" in done.output and bad in done.output
 
 
 @pytest.mark.gpu

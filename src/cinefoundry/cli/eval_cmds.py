@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from cinefoundry.cli.output import HomeOpt, JsonOpt, emit_json, handles_errors, out, reporter, table, workspace
+from cinefoundry.cli.output import (
+    HomeOpt,
+    JsonOpt,
+    emit_json,
+    handles_errors,
+    out,
+    parse_interval,
+    reporter,
+    table,
+    workspace,
+)
 
 
 @handles_errors
@@ -16,6 +26,9 @@ def evaluate(
     per_title: Annotated[int, typer.Option(help="Clips generated per title.")] = 16,
     steps: Annotated[int, typer.Option(help="Sampling steps of the generated clips.")] = 30,
     guidance: Annotated[float | None, typer.Option(help="Guidance scale (default: the model's).")] = None,
+    guidance_interval: Annotated[
+        str | None, typer.Option(help="Guide only at noise levels LO < sigma <= HI, as 'LO,HI' (default: the model's).")
+    ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Where the sample sheet goes.")] = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
@@ -25,7 +38,9 @@ def evaluate(
     from cinefoundry.generate.export import grid, write_mp4
 
     with workspace(home) as ws:
-        settings = EvalSettings(per_title=per_title, steps=steps, guidance=guidance)
+        settings = EvalSettings(
+            per_title=per_title, steps=steps, guidance=guidance, guidance_interval=parse_interval(guidance_interval)
+        )
         doc = evaluate_model(ws, model, settings, reporter(as_json))
         samples = doc.pop("samples")
         folder = out_dir or ws.home / "reports" / f"{doc['model']}-eval"

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from cinefoundry.catalog.policy import Decision
 from cinefoundry.catalog.specs import describe_validation
-from cinefoundry.core.errors import CinefoundryError
+from cinefoundry.core.errors import CinefoundryError, InputError
 from cinefoundry.core.progress import SILENT, Reporter
 from cinefoundry.workspace import Workspace
 
@@ -28,6 +28,20 @@ HomeOpt = Annotated[
     Path | None,
     typer.Option("--home", envvar="CINEFOUNDRY_HOME", help="Workspace folder (default ./studio).", show_default=False),
 ]
+
+
+def parse_interval(text: str | None, option: str = "--guidance-interval") -> tuple[float, float] | None:
+    """'LO,HI' as two floats with 0 <= LO < HI <= 1 (noise levels), or None when not given."""
+    if text is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(option, f"{text!r}: give two noise levels as LO,HI, e.g. 0.1,0.9") from None
+    if not 0.0 <= lo < hi <= 1.0:
+        raise InputError(option, f"{text!r}: need 0 <= LO < HI <= 1")
+    return lo, hi
+
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -89,6 +90,12 @@ class Windows:
         return Windows(np.ascontiguousarray(v), self.clip_ids, self.title_ids, self.captions, self.starts_s,
                        self.held_out, spec, self.titles)  # fmt: skip
 
+    def mirrored(self) -> Windows:
+        """The windows flipped left to right, with left and right swapped in their captions to match."""
+        return Windows(np.ascontiguousarray(self.videos[:, :, :, ::-1]), self.clip_ids, self.title_ids,
+                       [mirror_caption(c) for c in self.captions], self.starts_s, self.held_out, self.spec,
+                       self.titles)  # fmt: skip
+
     def distinct(self) -> Windows:
         """The windows of each clip that start a whole window apart: every frame once (windows cut at stride 1
         overlap, and would count the same frames many times)."""
@@ -102,6 +109,14 @@ class Windows:
     def labels(self) -> np.ndarray:
         """The class index of each window's title."""
         return np.array([self.titles.index(t) for t in self.title_ids], dtype=np.int64)
+
+
+_SIDES = {"left": "right", "right": "left", "Left": "Right", "Right": "Left", "LEFT": "RIGHT", "RIGHT": "LEFT"}
+
+
+def mirror_caption(caption: str) -> str:
+    """The caption of the mirrored picture: 'pans left' becomes 'pans right', and the other way round."""
+    return re.sub(r"\b(left|right|Left|Right|LEFT|RIGHT)\b", lambda m: _SIDES[m.group(1)], caption)
 
 
 def held_out_clips(rows: list[dict[str, Any]], fraction: float, seed: int = 0) -> set[str]:

@@ -43,6 +43,7 @@ class EvalSettings:
     per_title: int = 16  # one clip is worth 1.6 points with four titles
     steps: int = 30
     guidance: float | None = None  # default: the model's (its recipe's)
+    guidance_interval: tuple[float, float] | None = None  # default: the model's
     classifier_steps: int = 300
     seed: int = 0
 
@@ -59,8 +60,12 @@ def evaluate_model(ws: Workspace, ref: str, settings: EvalSettings = EvalSetting
             raise ValueError(f"{label} has no dataset version to evaluate on")
         version = latest_version(s, version.label)
         bundle = load_bundle(folder)
-        if settings.guidance is None:
-            settings = replace(settings, guidance=bundle.recipe.guidance)
+        recipe = bundle.recipe
+        settings = replace(
+            settings,
+            guidance=recipe.guidance if settings.guidance is None else settings.guidance,
+            guidance_interval=tuple(settings.guidance_interval or recipe.guidance_interval),
+        )
         windows = load_windows(ClipCatalog(ws.clips_uri), ws.store, version, WindowSpec.of(version, stride=1),
                                holdout=bundle.recipe.train.holdout)  # fmt: skip
     train_w, held_w = windows.train, windows.evaluation
@@ -151,7 +156,14 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
     pipe = StudioPipeline(bundle)
     reporter.begin("generating evaluation clips", settings.steps * ((len(prompts) + 15) // 16))
     seeds = [settings.seed * 100_000 + i for i in range(len(prompts))]
-    generated = pipe(prompts, seeds=seeds, steps=settings.steps, guidance=settings.guidance, on_step=reporter.step)
+    generated = pipe(
+        prompts,
+        seeds=seeds,
+        steps=settings.steps,
+        guidance=settings.guidance,
+        guidance_interval=settings.guidance_interval,
+        on_step=reporter.step,
+    )
     reporter.end()
     predicted = clip_logits(classifier, generated).argmax(1)
     truth = torch.tensor(labels)
@@ -180,6 +192,7 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
             "clips": len(prompts),
             "steps": settings.steps,
             "guidance": settings.guidance,
+            "guidance_interval": list(settings.guidance_interval),
         },
         "catalog_fd": {
             "generated_vs_held_out": fd_gen,

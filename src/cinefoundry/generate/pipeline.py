@@ -2,7 +2,8 @@
 
 Numbered steps ending in an explicit denoising loop. Conditioning latent frames (an image at the start, a
 keyframe at the end, a clip to extend) are held clean with timestep 0, exactly as the model was trained, so
-one model serves every mode. Guidance runs the conditional and unconditional passes as one batch.
+one model serves every mode. Guidance runs the conditional and unconditional passes as one batch, and only at
+the noise levels of the guidance interval (Kynkaanniemi et al. 2024); elsewhere the conditional pass alone.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class StudioPipeline:
         seeds: list[int] | None = None,
         steps: int = 30,
         guidance: float = 4.0,
+        guidance_interval: tuple[float, float] | None = None,
         cond_latents: torch.Tensor | None = None,
         cond_mask: torch.Tensor | None = None,
         init_latents: torch.Tensor | None = None,
@@ -52,23 +54,25 @@ class StudioPipeline:
         init_latents (B, C, f, h, w) with strength < 1 re-render a clip (video-to-video): denoising starts from
         the clip noised to sigma = strength and runs the last `strength` share of the steps.
         latent_shape (C, f, h, w) asks for another size or length than the model's training window.
+        guidance_interval (lo, hi): guide only at steps with lo < sigma <= hi (None: the model's recipe's).
         """
         if not 0.0 < strength <= 1.0:
             raise ValueError(f"strength must be in (0, 1], not {strength}")
         seeds = seeds if seeds is not None else list(range(len(prompts)))
         shape = tuple(latent_shape or self.bundle.latent_shape)
+        interval = tuple(guidance_interval or self.bundle.recipe.guidance_interval)
         outs = []
         for i in range(0, len(prompts), batch):
             part = slice(i, i + batch)
             cl = cond_latents[part] if cond_latents is not None else None
             cm = cond_mask[part] if cond_mask is not None else None
             il = init_latents[part] if init_latents is not None else None
-            outs.append(self._generate(prompts[part], negative_prompt, seeds[part], steps, guidance, cl, cm, il,
-                                       strength, shape, on_step, output))  # fmt: skip
+            outs.append(self._generate(prompts[part], negative_prompt, seeds[part], steps, guidance, interval, cl,
+                                       cm, il, strength, shape, on_step, output))  # fmt: skip
         return torch.cat(outs)
 
-    def _generate(self, prompts, negative, seeds, steps, guidance, cond_latents, cond_mask, init_latents, strength,
-                  shape, on_step, output):  # fmt: skip
+    def _generate(self, prompts, negative, seeds, steps, guidance, interval, cond_latents, cond_mask, init_latents,
+                  strength, shape, on_step, output):  # fmt: skip
         b = len(prompts)
         c, f, h, w = shape
         # 1. encode the prompts and the negative prompt (one batch: conditional first)
@@ -90,6 +94,7 @@ class StudioPipeline:
             scheduler.set_begin_index(start)
             latents = scheduler.scale_noise(init_latents.to(self.device), timesteps[:1], latents)
         conditioned = bool(mask.any())
+        lo, hi = interval
         # 4. the denoising loop
         for t in timesteps:
             latents = torch.where(m5, clean, latents)
@@ -97,9 +102,13 @@ class StudioPipeline:
                 tt = torch.where(mask, torch.zeros_like(mask, dtype=torch.float32), t.float())  # per frame
             else:  # one timestep per sample: diffusers' own path, the cheapest
                 tt = t.float().expand(b)
-            pred = self.transformer(torch.cat([latents, latents]), torch.cat([tt, tt]), text, return_dict=False)[0]
-            cond, uncond = pred.float().chunk(2)
-            velocity = uncond + guidance * (cond - uncond) if guidance != 1.0 else cond
+            sigma = float(t) / scheduler.config.num_train_timesteps
+            if guidance != 1.0 and lo < sigma <= hi:
+                pred = self.transformer(torch.cat([latents, latents]), torch.cat([tt, tt]), text, return_dict=False)[0]
+                cond, uncond = pred.float().chunk(2)
+                velocity = uncond + guidance * (cond - uncond)
+            else:  # outside the interval the unconditional pass is skipped: those steps cost half
+                velocity = self.transformer(latents, tt, text[:b], return_dict=False)[0].float()
             latents = scheduler.step(velocity, t, latents, return_dict=False)[0]
             if on_step:
                 on_step()

@@ -23,7 +23,7 @@ from cinefoundry.core.errors import CinefoundryError, InputError
 from cinefoundry.core.progress import SILENT, Reporter
 from cinefoundry.dataset.build import latest_version
 from cinefoundry.dataset.cache import ArrayCache, text_item, window_item
-from cinefoundry.dataset.samples import Windows, WindowSpec, load_windows
+from cinefoundry.dataset.samples import Windows, WindowSpec, load_windows, mirror_caption
 from cinefoundry.evaluate.reconstruction import psnr
 from cinefoundry.ingest.catalog import ClipCatalog
 from cinefoundry.models.bundle import load_bundle, save_bundle
@@ -103,7 +103,8 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
     bf16 = encodes_in_bf16(cfg, par.device)
     latents, eval_latents = _latents(ws, vae, windows, par, reporter, bf16)
     phrases = stages.title_phrases(train_w.captions, train_w.title_ids)
-    captions = ["", *sorted(set(train_w.captions) | {p for p in phrases.values() if p})]
+    mirror_captions = [mirror_caption(c) for c in train_w.captions] if cfg.flip else []
+    captions = ["", *sorted(set(train_w.captions) | set(mirror_captions) | {p for p in phrases.values() if p})]
     table = _texts(ws, text, captions, par)
     row = {c: i for i, c in enumerate(captions)}
     index = torch.tensor([row[c] for c in train_w.captions])
@@ -125,7 +126,12 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
                      cfg.checkpoint_every, cfg.precision)  # fmt: skip
     order = balanced_order(train_w.title_ids, cfg.title_balance)
     extra = [_latents(ws, vae, windows.at(*bucket), par, reporter, bf16)[0] for bucket in cfg.buckets]
-    losses = [stages.denoiser_loss_fn(z, table, index, cfg, par.device, title_index) for z in (latents, *extra)]
+    mirror = None
+    if cfg.flip:
+        mirrored = _latents(ws, vae, windows.mirrored(), par, reporter, bf16, mirrored=True)[0]
+        mirror = (mirrored, torch.tensor([row[c] for c in mirror_captions]))
+    losses = [stages.denoiser_loss_fn(z, table, index, cfg, par.device, title_index, mirror if i == 0 else None)
+              for i, z in enumerate((latents, *extra))]  # fmt: skip
     loss_fn = stages.through(order, stages.bucketed(losses, cfg.bucket_share))
     loop = TrainingLoop(spec, transformer, loss_fn, len(order), par, run, reporter, request.stop_after)
     result = loop.run()
@@ -241,11 +247,13 @@ def encodes_in_bf16(cfg: TrainConfig, device: torch.device) -> bool:
 
 
 def _latents(ws: Workspace, vae: torch.nn.Module, windows: Windows, par: Parallel, reporter: Reporter,
-             bf16: bool = False) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    """Latents of the training and held-out windows, from the cache or encoded once (by rank 0) into it."""
+             bf16: bool = False, mirrored: bool = False) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Latents of the training and held-out windows, from the cache or encoded once (by rank 0) into it;
+    `mirrored` windows (Windows.mirrored) are cached apart."""
     spec = windows.spec
     # bf16 latents are cached apart: a run in fp32 never trains on them, nor the other way round
     key = f"{stages.vae_digest(vae)}:{spec.width}x{spec.height}x{spec.frames}@{spec.fps}{':bf16' if bf16 else ''}"
+    key += ":mirrored" if mirrored else ""
     items = [window_item(c, t) for c, t in zip(windows.clip_ids, windows.starts_s, strict=True)]
 
     def encode(missing: list[int]) -> list[np.ndarray]:

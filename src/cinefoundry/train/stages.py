@@ -60,11 +60,12 @@ def vae_loss_fn(videos: np.ndarray, kl_weight: float, latent_shape: tuple[int, .
 
 
 def denoiser_loss_fn(latents: torch.Tensor, text: torch.Tensor, caption_index: torch.Tensor, cfg: TrainConfig,
-                     device: torch.device, title_index: torch.Tensor | None = None) -> Callable:  # fmt: skip
+                     device: torch.device, title_index: torch.Tensor | None = None,
+                     mirror: tuple[torch.Tensor, torch.Tensor] | None = None) -> Callable:  # fmt: skip
     """Flow-matching loss on `latents` (N, C, F, H, W); `text` (U, L, D) with row 0 the empty prompt;
     `caption_index` (N,) the text row of each latent, `title_index` (N,) the row of its title's shared words.
     Captions drop to the empty prompt with cfg.caption_dropout, and to the title's words with
-    cfg.caption_title_only.
+    cfg.caption_title_only. `mirror` (latents, caption rows) of the mirrored windows replace a cfg.flip share.
     """
     n_frames = latents.shape[2]
     title_index = caption_index if title_index is None else title_index
@@ -76,7 +77,12 @@ def denoiser_loss_fn(latents: torch.Tensor, text: torch.Tensor, caption_index: t
         sigmas = objective.sample_sigmas(b, cfg, gen)
         mask = objective.condition_masks(b, n_frames, cfg, gen)
         draw = torch.rand(b, generator=gen)
-        rows = torch.where(draw < cfg.caption_dropout + cfg.caption_title_only, title_index[idx], caption_index[idx])
+        captions = caption_index[idx]
+        if mirror is not None:  # drawn last: a run without mirroring draws exactly as before
+            flip = torch.rand(b, generator=gen) < cfg.flip
+            x0 = torch.where(flip[:, None, None, None, None], mirror[0][idx], x0)
+            captions = torch.where(flip, mirror[1][idx], captions)
+        rows = torch.where(draw < cfg.caption_dropout + cfg.caption_title_only, title_index[idx], captions)
         rows = torch.where(draw < cfg.caption_dropout, torch.zeros_like(rows), rows)
         x0, noise, sigmas, mask, rows = x0[part], noise[part], sigmas[part], mask[part], rows[part]
         inputs, frame_sigmas = objective.noisy_latents(x0, noise, sigmas, mask)
