@@ -136,7 +136,6 @@ def test_guidance_runs_the_unconditional_pass_only_inside_its_interval(studio: W
         mid = pipe(["a sunrise"], steps=8, guidance=5.0, guidance_interval=(0.3, 0.8), output="latent")
         assert passes == [2 if 0.3 < s <= 0.8 else 1 for s in sigmas] and 1 in passes and 2 in passes
         passes.clear()
-        passes.clear()
         # an interval no step falls in (the last step's sigma is 0.001) is sampling without guidance, exactly
         none = pipe(["a sunrise"], steps=8, guidance=5.0, guidance_interval=(0.0, min(sigmas) / 2), output="latent")
         assert passes == [1] * 8

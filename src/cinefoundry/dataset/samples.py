@@ -90,12 +90,6 @@ class Windows:
         return Windows(np.ascontiguousarray(v), self.clip_ids, self.title_ids, self.captions, self.starts_s,
                        self.held_out, spec, self.titles)  # fmt: skip
 
-    def mirrored(self) -> Windows:
-        """The windows flipped left to right, with left and right swapped in their captions to match."""
-        return Windows(np.ascontiguousarray(self.videos[:, :, :, ::-1]), self.clip_ids, self.title_ids,
-                       [mirror_caption(c) for c in self.captions], self.starts_s, self.held_out, self.spec,
-                       self.titles)  # fmt: skip
-
     def distinct(self) -> Windows:
         """The windows of each clip that start a whole window apart: every frame once (windows cut at stride 1
         overlap, and would count the same frames many times)."""
@@ -112,6 +106,11 @@ class Windows:
 
 
 _SIDES = {"left": "right", "right": "left", "Left": "Right", "Right": "Left", "LEFT": "RIGHT", "RIGHT": "LEFT"}
+
+
+def mirror_videos(videos: np.ndarray) -> np.ndarray:
+    """Windows (N, F, H, W, 3) flipped left to right; their captions go through `mirror_caption`."""
+    return np.ascontiguousarray(videos[:, :, :, ::-1])
 
 
 def mirror_caption(caption: str) -> str:

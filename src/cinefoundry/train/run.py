@@ -23,7 +23,7 @@ from cinefoundry.core.errors import CinefoundryError, InputError
 from cinefoundry.core.progress import SILENT, Reporter
 from cinefoundry.dataset.build import latest_version
 from cinefoundry.dataset.cache import ArrayCache, text_item, window_item
-from cinefoundry.dataset.samples import Windows, WindowSpec, load_windows, mirror_caption
+from cinefoundry.dataset.samples import Windows, WindowSpec, load_windows, mirror_caption, mirror_videos
 from cinefoundry.evaluate.reconstruction import psnr
 from cinefoundry.ingest.catalog import ClipCatalog
 from cinefoundry.models.bundle import load_bundle, save_bundle
@@ -128,7 +128,7 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
     extra = [_latents(ws, vae, windows.at(*bucket), par, reporter, bf16)[0] for bucket in cfg.buckets]
     mirror = None
     if cfg.flip:
-        mirrored = _latents(ws, vae, windows.mirrored(), par, reporter, bf16, mirrored=True)[0]
+        mirrored = _latents(ws, vae, windows, par, reporter, bf16, mirrored=True)[0]
         mirror = (mirrored, torch.tensor([row[c] for c in mirror_captions]))
     losses = [stages.denoiser_loss_fn(z, table, index, cfg, par.device, title_index, mirror if i == 0 else None)
               for i, z in enumerate((latents, *extra))]  # fmt: skip
@@ -249,7 +249,7 @@ def encodes_in_bf16(cfg: TrainConfig, device: torch.device) -> bool:
 def _latents(ws: Workspace, vae: torch.nn.Module, windows: Windows, par: Parallel, reporter: Reporter,
              bf16: bool = False, mirrored: bool = False) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Latents of the training and held-out windows, from the cache or encoded once (by rank 0) into it;
-    `mirrored` windows (Windows.mirrored) are cached apart."""
+    `mirrored`: of the windows flipped left to right, cached apart (only the missing ones are flipped)."""
     spec = windows.spec
     # bf16 latents are cached apart: a run in fp32 never trains on them, nor the other way round
     key = f"{stages.vae_digest(vae)}:{spec.width}x{spec.height}x{spec.frames}@{spec.fps}{':bf16' if bf16 else ''}"
@@ -259,7 +259,8 @@ def _latents(ws: Workspace, vae: torch.nn.Module, windows: Windows, par: Paralle
     def encode(missing: list[int]) -> list[np.ndarray]:
         reporter.begin("encoding latents", (len(missing) + 15) // 16)
         with torch.autocast(par.device.type, dtype=torch.bfloat16, enabled=bf16):
-            fresh = stages.encode_windows(vae, windows.videos[missing], 16, par.device, reporter.step)
+            videos = mirror_videos(windows.videos[missing]) if mirrored else windows.videos[missing]
+            fresh = stages.encode_windows(vae, videos, 16, par.device, reporter.step)
         reporter.end()
         return [z.numpy().astype(np.float16) for z in fresh]
 
