@@ -76,7 +76,8 @@ def main() -> None:
         f"{tr['accuracy']:.1%} ({', '.join(f'{k} {a:.0%}' for k, a in tr['per_title'].items())}) | >= 90% "
         f"(chance {tr['chance']:.0%}) | {'yes' if tr['accuracy'] >= 0.9 else 'no'} |",
         f"| catalog FD ratio (generated vs held-out {g['mean']:.2f} ± {g['std']:.2f} / training vs held-out "
-        f"{t['mean']:.2f} ± {t['std']:.2f}, {g['clips_per_draw']} clips per draw) | {fd['ratio']:.2f} | <= 1.5 | "
+        f"{t['mean']:.2f} ± {t['std']:.2f}, {g['clips_per_draw']} clips per draw in the held-out title mix; "
+        f"unmatched {fd['ratio_unmatched_titles']:.2f}) | {fd['ratio']:.2f} | <= 1.5 | "
         f"{'yes' if fd['ratio'] <= 1.5 else 'no'} |",
         "| title confusion (prompted title: recognised counts) | "
         + "; ".join(f"{t}: " + ", ".join(f"{u} {n}" for u, n in row.items() if n) for t, row in tr["confusion"].items())

@@ -254,6 +254,41 @@ def test_bootstrap_fd_resamples_clips_deterministically() -> None:
     assert 0.5 * first["point"] < first["mean"] < 3 * first["point"]
 
 
+def _two_title_clips(mix: dict[str, int], g: torch.Generator) -> tuple[list[torch.Tensor], list[str]]:
+    """Clips of two 'titles' whose features differ by a shift of 4 on every axis, `mix` clips of each."""
+    means = {"a": 0.0, "b": 4.0}
+    clips = [torch.randn(17, 8, generator=g) + means[t] for t, n in mix.items() for _ in range(n)]
+    return clips, [t for t, n in mix.items() for _ in range(n)]
+
+
+def test_bootstrap_fd_matched_on_groups_ignores_the_title_mix() -> None:
+    g = torch.Generator().manual_seed(17)
+    balanced, balanced_titles = _two_title_clips({"a": 16, "b": 16}, g)  # the eval prompts every title equally
+    held, held_titles = _two_title_clips({"a": 20, "b": 4}, g)  # the held-out clips in the catalog's mix
+    same_mix, same_titles = _two_title_clips({"a": 40, "b": 8}, g)  # like training clips: the catalog's mix
+    plain = bootstrap_fd(balanced, held, n_boot=50)
+    matched = bootstrap_fd(balanced, held, n_boot=50, groups=(balanced_titles, held_titles))
+    reference = bootstrap_fd(same_mix, held, n_boot=50, groups=(same_titles, held_titles))
+    # same look per title: the mix alone makes the plain FD large, the matched one is at the reference's level
+    assert plain["mean"] > 5 * matched["mean"]
+    assert matched["mean"] < 2 * reference["mean"]
+    assert matched["point"] < 0.2 * plain["point"]
+    # a title that looks different is still seen: matching removes the mix, not the look
+    shifted = [c + 1.0 if t == "b" else c for c, t in zip(balanced, balanced_titles, strict=True)]
+    assert bootstrap_fd(shifted, held, n_boot=50, groups=(balanced_titles, held_titles))["mean"] > 2 * matched["mean"]
+    with pytest.raises(ValueError, match="one side only"):
+        bootstrap_fd(balanced[:16], held, groups=(balanced_titles[:16], held_titles))
+
+
+def test_weighted_frechet_distance_with_equal_weights_is_the_plain_one() -> None:
+    g = torch.Generator().manual_seed(18)
+    a, b = torch.randn(300, 6, generator=g), torch.randn(200, 6, generator=g) + 0.3
+    assert frechet_distance(a, b, weights_a=torch.full((300,), 7.0)) == pytest.approx(frechet_distance(a, b), rel=1e-9)
+    # weight 0 drops vectors: the same as leaving them out
+    w = torch.cat([torch.ones(150), torch.zeros(150)])
+    assert frechet_distance(a, b, weights_a=w) == pytest.approx(frechet_distance(a[:150], b), rel=1e-9)
+
+
 # --- memorisation ---------------------------------------------------------------------------------------------
 
 

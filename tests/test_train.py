@@ -319,7 +319,7 @@ def test_eval_measures_a_model_and_stores_the_numbers_in_the_registry(studio: Wo
     assert doc["title_recognition"]["chance"] == 0.5
     assert len(doc["flow"]["held_out"]) == len(doc["flow"]["sigmas"]) == 9
     assert doc["vae"]["mean_clip_psnr_db"] > 0 and 0 < doc["vae"]["ssim"] <= 1
-    assert doc["catalog_fd"]["generated_vs_held_out"]["mean"] > 0
+    assert doc["catalog_fd"]["generated_vs_held_out"]["mean"] > 0 and doc["catalog_fd"]["ratio_unmatched_titles"] > 0
     assert Path(doc["sample_sheet"]).stat().st_size > 0
     with studio.session("read") as s:
         stored = find_model(s, "tinymodel@v1").metrics["eval"]

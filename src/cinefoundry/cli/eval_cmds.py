@@ -59,7 +59,8 @@ def evaluate(
          ", ".join(f"{k} {a:.0%}" for k, a in tr["per_title"].items())],
         ["catalog FD ratio", f"{fd['ratio']:.2f}", f"gen {fd['generated_vs_held_out']['mean']:.1f} ± "
          f"{fd['generated_vs_held_out']['std']:.1f}, train {fd['train_vs_held_out']['mean']:.1f} ± "
-         f"{fd['train_vs_held_out']['std']:.1f}"],
+         f"{fd['train_vs_held_out']['std']:.1f}, in the held-out title mix (unmatched ratio "
+         f"{fd['ratio_unmatched_titles']:.2f})"],
         ["memorisation ratio", f"{memo['ratio']:.2f}", f"copy rate {memo['copy_rate']:.0%}"],
     ]  # fmt: skip
     out.print(table(f"{doc['model']} on {doc['dataset']}", ["metric", "value", "reference"], rows))
