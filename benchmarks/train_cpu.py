@@ -1,6 +1,6 @@
 """The demo recipe end to end on the samples, on this machine's CPU: wall time and every eval number.
 
-Builds a fresh workspace (import, ingest, dataset demo@v1: 64x64, 17 frames at 8 fps), trains the `demo`
+Builds a fresh workspace (import, ingest, dataset demo@v1: 64x64, 17 frames at 16 fps), trains the `demo`
 recipe (VAE, caches, Wan denoiser), then runs `cinefoundry eval`. Goals (issue 4): training <= 10 minutes
 on 2 cores; VAE >= mean-clip baseline + 10 dB PSNR; title recognition >= 90% (chance 25%); catalog FD of
 generated vs held-out <= 1.5x that of training vs held-out. Results are appended to RESULTS.md.

@@ -8,7 +8,9 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +29,8 @@ from cinefoundry.models.recipes import TrainConfig, get_recipe
 from cinefoundry.registry.registry import find_model, mark_affected_hook
 from cinefoundry.testing.film import make_shots
 from cinefoundry.train import stages
-from cinefoundry.train.run import TrainRequest, train_model
+from cinefoundry.train.parallel import Parallel
+from cinefoundry.train.run import TrainRequest, denoiser_seconds, train_model
 from cinefoundry.workspace import Workspace
 
 TITLES = ["Alpha", "Beta"]
@@ -170,8 +173,10 @@ def test_a_trained_model_is_registered_with_lineage_and_reloads_with_diffusers_c
 def test_an_interrupted_run_resumes_to_exactly_the_same_losses(studio: Workspace) -> None:
     # with a second (5 frames, 16x32) bucket and title-only captions: which bucket and which caption a step
     # trains on are restored with everything else
+    # and a whole-run time budget: the denoiser's share is fixed at the first attempt, so the resumed stage is the
+    # same stage (it would restart from step 0 if its budget were measured again)
     recipe = TINY.with_overrides(vae_steps=6, steps=8, checkpoint_every=1, buckets=((5, 16, 32),), bucket_share=0.5,
-                                 caption_title_only=0.5)  # fmt: skip
+                                 caption_title_only=0.5, budget_seconds=3600)  # fmt: skip
     fresh_run(studio)
     whole = train_model(studio, TrainRequest("td", recipe, name="whole"))
     fresh_run(studio)
@@ -187,6 +192,18 @@ def test_an_interrupted_run_resumes_to_exactly_the_same_losses(studio: Workspace
     a = load_bundle(studio.home / whole.model["path"]).transformer.state_dict()
     b = load_bundle(studio.home / third.model["path"]).transformer.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_denoiser_gets_what_the_run_budget_left_fixed_at_the_first_attempt(tmp_path: Path) -> None:
+    cfg = replace(TINY.train, budget_seconds=100.0, seconds=None)
+    assert denoiser_seconds(TINY.train, tmp_path / "plain", time.perf_counter(), Parallel()) == TINY.train.seconds
+    assert denoiser_seconds(cfg, tmp_path / "a", time.perf_counter() - 30, Parallel()) == pytest.approx(70, abs=1)
+    # a resumed run keeps the first attempt's budget, however long this process has taken so far
+    assert denoiser_seconds(cfg, tmp_path / "a", time.perf_counter() - 80, Parallel()) == pytest.approx(70, abs=1)
+    # at least a tenth of the budget, at most the stage's own `seconds`
+    assert denoiser_seconds(cfg, tmp_path / "b", time.perf_counter() - 99, Parallel()) == 10.0
+    capped = replace(cfg, seconds=20.0)
+    assert denoiser_seconds(capped, tmp_path / "c", time.perf_counter(), Parallel()) == 20.0
 
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])

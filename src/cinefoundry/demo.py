@@ -63,7 +63,7 @@ def run_demo(home: Path, samples: Path, echo: Echo = print, reporter: Reporter =
              recipe: str = "demo") -> dict[str, Any]:  # fmt: skip
     """Run the lifecycle on the samples; returns what each step did (the `--json` document).
 
-    `recipe` picks the model trained in step 8: `demo` (about 9 minutes on 2 cores) or `tiny` (seconds).
+    `recipe` picks the model trained in step 8: `demo` (9.5 minutes on 2 cores) or `tiny` (seconds).
     """
     result: dict[str, Any] = {"samples": str(samples)}
     ws = fresh_workspace(home)

@@ -103,7 +103,7 @@ def element_step(ws: Workspace, parent: str, recipe_name: str, echo: Echo,
          + f"; dataset {built['label']} with {built['clips']} clips")  # fmt: skip
     recipe = get_recipe(recipe_name)
     if not quick:
-        recipe = recipe.with_overrides(seconds=FINE_TUNE_SECONDS, warmup=20)
+        recipe = recipe.with_overrides(seconds=FINE_TUNE_SECONDS, budget_seconds=None, warmup=20)
     report = train_model(ws, TrainRequest("elements", recipe, name="elements", init_from=parent),
                          reporter=reporter)  # fmt: skip
     den, model = report.stages["denoiser"], report.model

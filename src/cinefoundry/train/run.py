@@ -121,9 +121,6 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
     if cfg.compile and par.device.type == "cuda":
         for block in transformer.blocks:
             block.compile()  # per block: one graph reused 30-40 times, compiles in seconds, FSDP2-friendly
-    spec = StageSpec("denoiser", cfg.steps, cfg.batch, cfg.lr if not request.lora_rank else cfg.lr * 0.5,
-                     cfg.warmup, cfg.weight_decay, cfg.ema_decay, cfg.seconds, cfg.seed, cfg.log_every,
-                     cfg.checkpoint_every, cfg.precision)  # fmt: skip
     order = balanced_order(train_w.title_ids, cfg.title_balance)
     extra = [_latents(ws, vae, windows.at(*bucket), par, reporter, bf16)[0] for bucket in cfg.buckets]
     mirror = None
@@ -133,6 +130,9 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
     losses = [stages.denoiser_loss_fn(z, table, index, cfg, par.device, title_index, mirror if i == 0 else None)
               for i, z in enumerate((latents, *extra))]  # fmt: skip
     loss_fn = stages.through(order, stages.bucketed(losses, cfg.bucket_share))
+    spec = StageSpec("denoiser", cfg.steps, cfg.batch, cfg.lr if not request.lora_rank else cfg.lr * 0.5,
+                     cfg.warmup, cfg.weight_decay, cfg.ema_decay, denoiser_seconds(cfg, run, started, par),
+                     cfg.seed, cfg.log_every, cfg.checkpoint_every, cfg.precision)  # fmt: skip
     loop = TrainingLoop(spec, transformer, loss_fn, len(order), par, run, reporter, request.stop_after)
     result = loop.run()
     _record(report, "denoiser", result, par)
@@ -181,6 +181,24 @@ def balanced_order(title_ids: list[str], balance: float) -> np.ndarray:
     weight = np.array([counts[t] ** -balance for t in title_ids])
     repeats = np.maximum(1, np.round(weight / weight.min())).astype(int)
     return np.repeat(np.arange(len(title_ids)), repeats)
+
+
+def denoiser_seconds(cfg: TrainConfig, run: Path, started: float, par: Parallel) -> float | None:
+    """The denoiser stage's time budget: `cfg.seconds`, or with `cfg.budget_seconds` what this process's work
+    since `started` left of it (at most `cfg.seconds`, at least a tenth of the budget). Fixed in the run
+    folder the first time, so a resumed run trains the same stage configuration to the same step count."""
+    if cfg.budget_seconds is None:
+        return cfg.seconds
+    path = run / "denoiser-seconds.json"
+    if path.exists():
+        return json.loads(path.read_text())["seconds"]
+    left = max(cfg.budget_seconds - (time.perf_counter() - started), 0.1 * cfg.budget_seconds)
+    seconds = par.broadcast(round(min(left, cfg.seconds or left), 1))
+    if par.is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"seconds": seconds, "budget_seconds": cfg.budget_seconds}))
+    par.barrier()
+    return seconds
 
 
 def _vae_stage(recipe: Recipe, train_w: Windows, windows: Windows, run: Path, par: Parallel,
