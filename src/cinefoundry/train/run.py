@@ -122,10 +122,11 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
         for block in transformer.blocks:
             block.compile()  # per block: one graph reused 30-40 times, compiles in seconds, FSDP2-friendly
     order = balanced_order(train_w.title_ids, cfg.title_balance)
-    extra = [_latents(ws, vae, windows.at(*bucket), par, reporter, bf16)[0] for bucket in cfg.buckets]
+    # the extra buckets and the mirrored windows serve training only: held-out windows are not encoded for them
+    extra = [_latents(ws, vae, train_w.at(*bucket), par, reporter, bf16)[0] for bucket in cfg.buckets]
     mirror = None
     if cfg.flip:
-        mirrored = _latents(ws, vae, windows, par, reporter, bf16, mirrored=True)[0]
+        mirrored = _latents(ws, vae, train_w, par, reporter, bf16, mirrored=True)[0]
         mirror = (mirrored, torch.tensor([row[c] for c in mirror_captions]))
     losses = [stages.denoiser_loss_fn(z, table, index, cfg, par.device, title_index, mirror if i == 0 else None)
               for i, z in enumerate((latents, *extra))]  # fmt: skip
