@@ -443,6 +443,27 @@ def test_a_time_budget_is_replanned_when_the_machine_slows(tmp_path: Path) -> No
     assert spent < 1.5 * 1.3, (result.planned, spent)
 
 
+def test_a_time_budget_trains_at_least_the_stages_min_steps(tmp_path: Path) -> None:
+    """A machine too slow for the budget still trains `min_steps` (the VAE's floor): the plan never goes below
+    it, and never above `steps`."""
+    import time
+
+    from cinefoundry.train.loop import StageSpec, TrainingLoop
+    from cinefoundry.train.parallel import Parallel
+
+    def loss(m: torch.nn.Module, idx: torch.Tensor, part: slice, gen: torch.Generator) -> torch.Tensor:
+        time.sleep(0.01)  # 100 steps a second: a 0.2 s budget fits about 20
+        return m(torch.randn(len(idx), 4, generator=gen)).pow(2).mean()
+
+    def run(steps: int, min_steps: int, folder: str) -> int:
+        spec = StageSpec("floor", steps=steps, batch=2, lr=1e-3, warmup=2, seconds=0.2, min_steps=min_steps)
+        return TrainingLoop(spec, torch.nn.Linear(4, 1), loss, 64, Parallel(), tmp_path / folder).run().steps
+
+    assert run(1000, 0, "a") < 40
+    assert run(1000, 60, "b") == 60
+    assert run(45, 60, "c") == 45
+
+
 def test_a_model_samples_with_its_recipes_sampling_shift(tmp_path: Path) -> None:
     """A recipe's sample_shift (set apart from the training shift, as Wan's) is the saved scheduler's shift,
     and a recipe read back from a model folder keeps it (older folders without one sample at the training shift)."""

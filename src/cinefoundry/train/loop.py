@@ -47,6 +47,7 @@ class StageSpec:
     checkpoint_every: int = 500
     precision: str = "auto"  # "bf16" or "fp32"; "auto": bf16 autocast on GPUs, and on bf16-native CPUs if cpu_bf16
     cpu_bf16: bool = False  # the stage is faster in bf16 on CPUs that compute it natively (convolutions are)
+    min_steps: int = 0  # with a time budget: train at least this many steps, however slow the machine is
 
 
 @dataclass
@@ -141,7 +142,7 @@ class TrainingLoop:
         """With a time budget, set the step count from the measured speed (it is part of the saved state)."""
         if self.spec.seconds and seconds_per_step > 0:
             fit = self.step + int((self.spec.seconds - spent) / seconds_per_step)
-            low = max(self.spec.warmup + 1, self.step + 1)
+            low = max(self.spec.warmup + 1, self.step + 1, min(self.spec.min_steps, self.spec.steps))
             self.result.planned = self.par.broadcast(max(low, min(self.spec.steps, fit)))
 
     # -- the loop -----------------------------------------------------------------------------------------

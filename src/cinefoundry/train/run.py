@@ -215,7 +215,7 @@ def _vae_stage(recipe: Recipe, train_w: Windows, windows: Windows, run: Path, pa
     vae = recipe.vae.build()
     spec = StageSpec("vae", cfg.vae_steps, cfg.vae_batch, cfg.vae_lr, min(50, cfg.vae_steps // 10), 0.0, None,
                      cfg.vae_seconds, cfg.seed, cfg.log_every, cfg.checkpoint_every, cfg.precision,
-                     cfg.vae_cpu_bf16)  # fmt: skip
+                     cfg.vae_cpu_bf16, cfg.vae_min_steps)  # fmt: skip
     ws_ = windows.spec
     frames = min(cfg.vae_frames or ws_.frames, ws_.frames)
     shape = recipe.vae.latent_shape(frames, ws_.height, ws_.width)
