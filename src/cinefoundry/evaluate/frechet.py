@@ -60,11 +60,16 @@ def _stack(clip_feats: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
     return feats, owner
 
 
+def _frames_of(feats: Tensor, owner: Tensor, picks: Tensor) -> Tensor:
+    """Each clip's frames repeated as often as the clip was drawn (`picks`, one count per clip)."""
+    return feats.repeat_interleave(picks[owner], dim=0)
+
+
 def _draw(feats: Tensor, owner: Tensor, n_clips: int, k: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
     """Frames of `k` clips drawn with replacement from `n_clips` (a clip drawn twice contributes twice), and
     how often each clip was drawn (n_clips,)."""
     picks = torch.bincount(torch.randint(0, n_clips, (k,), generator=g), minlength=n_clips)
-    return feats.repeat_interleave(picks[owner], dim=0), picks  # each frame repeated as often as its clip
+    return _frames_of(feats, owner, picks), picks
 
 
 def _draw_matched(feats: Tensor, owner: Tensor, members: dict[int, Tensor], counts: Tensor,
@@ -75,13 +80,13 @@ def _draw_matched(feats: Tensor, owner: Tensor, members: dict[int, Tensor], coun
         if n:
             idx = members[j][torch.randint(0, len(members[j]), (n,), generator=g)]
             picks += torch.bincount(idx, minlength=len(picks))
-    return feats.repeat_interleave(picks[owner], dim=0)
+    return _frames_of(feats, owner, picks)
 
 
 def _group_ids(groups_a: Sequence[object], groups_b: Sequence[object]) -> tuple[Tensor, Tensor, list[object]]:
     """Per-clip group indices of both sides over the groups of side b; every group of b must be in a."""
-    names = sorted(set(groups_b), key=str)
-    missing = [n for n in names if n not in set(groups_a)]
+    names, present = sorted(set(groups_b), key=str), set(groups_a)
+    missing = [n for n in names if n not in present]
     if missing:
         raise ValueError(f"groups {missing} have clips on one side only: they cannot be matched")
     index = {n: j for j, n in enumerate(names)}

@@ -149,9 +149,10 @@ def _prompts(train_w: Windows, held_w: Windows, per_title: int) -> tuple[list[st
 def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, settings: EvalSettings,
                      reporter: Reporter) -> dict[str, Any]:  # fmt: skip
     titles = train_w.titles
-    classifier = train_classifier(_video(train_w), torch.from_numpy(train_w.labels()), len(titles),
-                                  steps=settings.classifier_steps, seed=settings.seed)  # fmt: skip
-    held_labels = torch.from_numpy(held_w.labels())
+    train_v, held_v = _video(train_w), _video(held_w)  # float clips, used for every number below
+    train_labels, held_labels = torch.from_numpy(train_w.labels()), torch.from_numpy(held_w.labels())
+    classifier = train_classifier(train_v, train_labels, len(titles), steps=settings.classifier_steps,
+                                  seed=settings.seed)  # fmt: skip
     prompts, labels = _prompts(train_w, held_w, settings.per_title)
     pipe = StudioPipeline(bundle)
     reporter.begin("generating evaluation clips", settings.steps * ((len(prompts) + 15) // 16))
@@ -176,18 +177,18 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
         f = frame_features(classifier, v)
         return list(f.view(len(v), -1, f.shape[-1]))
 
-    gen_f, train_f, held_f = feats(generated), feats(_video(train_w)), feats(_video(held_w))
-    held_t, train_t = held_w.labels().tolist(), train_w.labels().tolist()
+    gen_f, train_f, held_f = feats(generated), feats(train_v), feats(held_v)
+    held_t, train_t = held_labels.tolist(), train_labels.tolist()
     # The prompts ask for every title equally, the held-out clips come in the catalog's mix: each side is
     # drawn in the held-out clips' title mix, so FD measures how the titles look, not how many there are.
     fd_gen = bootstrap_fd(gen_f, held_f, seed=settings.seed, groups=(labels, held_t))
     fd_train = bootstrap_fd(train_f, held_f, seed=settings.seed, groups=(train_t, held_t))
     unmatched = (bootstrap_fd(gen_f, held_f, seed=settings.seed)["mean"]
                  / max(bootstrap_fd(train_f, held_f, seed=settings.seed)["mean"], 1e-9))  # fmt: skip
-    memo = memorisation_report(generated, _video(train_w), _video(held_w))
+    memo = memorisation_report(generated, train_v, held_v)
     return {
         "classifier": {
-            "held_out_accuracy": round(accuracy(classifier, _video(held_w), held_labels), 3),
+            "held_out_accuracy": round(accuracy(classifier, held_v, held_labels), 3),
             "titles": titles,
         },
         "title_recognition": {
