@@ -60,6 +60,7 @@ class StageResult:
     seconds: float = 0.0
     resumed_from: int = 0
     precision: str = "fp32"  # what the stage computed in: bf16 (autocast) or fp32
+    precision_resumed: bool = False  # the precision came from the stage's checkpoint
     batch: int = 0
 
     @property
@@ -92,11 +93,35 @@ def native_cpu_bf16() -> bool:
 
 
 def uses_bf16(precision: str, device: torch.device, cpu_bf16: bool = False) -> bool:
-    """Whether work runs under bf16 autocast on `device`: as `precision` asks, or ("auto") on GPUs and, for work
-    that gains from it (`cpu_bf16`), on CPUs with native bf16."""
+    """Whether work may run under bf16 autocast on `device`: as `precision` asks, or ("auto") on GPUs and, for
+    work that can gain from it (`cpu_bf16`), on CPUs with native bf16, where `bf16_is_faster` then decides."""
     if precision != "auto":
         return precision == "bf16"
     return device.type == "cuda" or (device.type == "cpu" and cpu_bf16 and native_cpu_bf16())
+
+
+def cpu_bf16_is_measured(precision: str, device: torch.device, cpu_bf16: bool) -> bool:
+    """Whether bf16 is a candidate that only a timing can settle: "auto" work on a CPU with native bf16."""
+    return precision == "auto" and device.type == "cpu" and uses_bf16(precision, device, cpu_bf16)
+
+
+def bf16_is_faster(work: Callable[[], Any], repeats: int = 2) -> bool:
+    """Whether `work` runs faster on this CPU under bf16 autocast than in fp32, timed (best of `repeats`, after
+    a warm-up call each). Native bf16 alone does not say: an AMD EPYC with AVX512-BF16 ran the demo's VAE step
+    1.5x faster in bf16, an Intel Xeon with AVX512-BF16 but no AMX 1.5x slower (RESULTS.md, 2026-12-03)."""
+
+    def best(bf16: bool) -> float:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            work()  # first calls create the oneDNN primitives
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                work()
+                times.append(time.perf_counter() - start)
+        return min(times)
+
+    with torch.random.fork_rng():  # the timing draws nothing from the run's random streams
+        return best(True) < best(False)
 
 
 def step_generator(seed: int, step: int, stage: str) -> torch.Generator:
@@ -151,7 +176,7 @@ class TrainingLoop:
         self.result.planned = self.spec.steps
         self._resume()
         self.result.resumed_from = self.step
-        autocast = uses_bf16(self.spec.precision, self.par.device, self.spec.cpu_bf16)
+        autocast = self._autocast()
         self.result.precision = "bf16" if autocast else "fp32"
         self._begin_bar()
         ran, start, window = 0, time.perf_counter(), time.perf_counter()
@@ -185,6 +210,26 @@ class TrainingLoop:
         self.elapsed += time.perf_counter() - start
         self.result.steps, self.result.seconds = self.step, self.elapsed
         return self.result
+
+    def _autocast(self) -> bool:
+        """Whether steps run under bf16 autocast: as resumed (a run keeps its precision), as the spec and device
+        say, or, where only a timing can say (`cpu_bf16_is_measured`), as step 0's batch runs faster."""
+        spec, par = self.spec, self.par
+        if self.result.precision_resumed:
+            return self.result.precision == "bf16"
+        if not cpu_bf16_is_measured(spec.precision, par.device, spec.cpu_bf16):
+            return uses_bf16(spec.precision, par.device, spec.cpu_bf16)
+        idx = batch_indices(0, spec.batch, self.n, spec.seed)
+        local = spec.batch // par.world_size
+        part = slice(par.rank * local, (par.rank + 1) * local)
+
+        def forward_backward() -> None:
+            self.model.train()
+            self.loss_fn(self.model, idx, part, step_generator(spec.seed, 0, spec.name)).backward()
+
+        faster = bf16_is_faster(forward_backward)
+        self.opt.zero_grad(set_to_none=True)  # the timing's gradients; the weights are untouched
+        return bool(par.broadcast(int(faster)))  # every rank computes alike
 
     def _begin_bar(self) -> None:
         """A progress bar over the planned steps, already advanced to the current one."""
@@ -240,6 +285,7 @@ class TrainingLoop:
             "ema": [full_tensor(e) for e in self.ema] if self.ema is not None else None,
             "rng": torch.get_rng_state(),
             "spec": self.spec.__dict__,
+            "precision": self.result.precision,
         }
         if self.par.is_main:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -263,6 +309,8 @@ class TrainingLoop:
         torch.set_rng_state(state["rng"])
         self.step, self.elapsed = state["step"], state["elapsed"]
         self.result.planned, self.result.losses = state["planned"], list(state["losses"])
+        if "precision" in state:
+            self.result.precision, self.result.precision_resumed = state["precision"], True
 
     @property
     def finished(self) -> bool:

@@ -1,0 +1,61 @@
+"""benchmarks/train_gpu.py works before a GPU's time is spent on it: its smoke run, on this CPU.
+
+The smoke run takes the same code path as on a GPU (model build, FLOP count, the plain step, our TrainingLoop
+with per-block torch.compile), on the demo's denoiser and tiny clips. The timings mean nothing here; the GPU
+numbers themselves are in RESULTS.md when a session had one.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def test_train_gpu_smoke_run_compiles_our_blocks_and_reports_both_steps() -> None:
+    results = (BENCH / "RESULTS.md").read_bytes()
+    done = subprocess.run([sys.executable, "train_gpu.py", "--smoke", "--steps", "2", "--peak-tflops", "1"],
+                          cwd=BENCH, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    row = re.compile(r"^\| ([a-zA-Z ]+) \| ([\d.]+) \|.*\| ([\d.]+) \| ([\d.]+)% \|", re.M)
+    rows = {m[0]: m[1:] for m in row.findall(done.stdout)}
+    assert set(rows) == {"plain diffusers step", "cinefoundry TrainingLoop"}, done.stdout
+    for seconds, tflop, mfu in rows.values():
+        assert float(seconds) > 0 and float(tflop) >= 0 and float(mfu) >= 0
+    assert (BENCH / "RESULTS.md").read_bytes() == results  # a smoke run records nothing
+
+
+def test_step_flops_counts_each_weight_on_the_tokens_it_sees() -> None:
+    """The MFU numerator, checked against a count by hand: block weights on the video tokens (forward 2, backward
+    4 FLOPs per weight and token), cross-attention keys/values and the text embedder on the text tokens only,
+    the patch embedding without an input gradient, attention 4 T (T + L) width per layer forward."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import torch
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+        from train_gpu import SMOKE, step_flops
+    finally:
+        sys.path.remove(str(BENCH))
+    torch.manual_seed(0)
+    model = SMOKE.build()
+    with sdpa_kernel(SDPBackend.MATH):  # the CPU's fused attention has no FLOP formula; the math one is counted
+        counted = step_flops(model, SMOKE, torch.device("cpu"))
+    tokens, text_tokens = SMOKE.tokens, SMOKE.text[0]
+
+    def weights(keep) -> int:
+        return sum(p.numel() for n, p in model.named_parameters() if p.ndim == 2 and keep(n))
+
+    def on_text(n: str) -> bool:
+        return ".attn2.to_k" in n or ".attn2.to_v" in n
+
+    video = weights(lambda n: n.startswith(("blocks.", "proj_out")) and not on_text(n))
+    text = weights(on_text) + model.condition_embedder.text_embedder.linear_2.weight.numel()
+    text_input = model.condition_embedder.text_embedder.linear_1.weight.numel()  # no gradient for its input
+    cfg = model.config
+    attention = 4 * tokens * (tokens + text_tokens) * cfg.num_attention_heads * cfg.attention_head_dim
+    expected = (6 * video * tokens + 6 * text * text_tokens + 4 * text_input * text_tokens
+                + 4 * model.patch_embedding.weight.numel() * tokens + 3 * attention * cfg.num_layers)  # fmt: skip
+    assert abs(counted / expected - 1) < 0.01, (counted, expected)
