@@ -107,8 +107,8 @@ def cpu_bf16_is_measured(precision: str, device: torch.device, cpu_bf16: bool) -
 
 def bf16_is_faster(work: Callable[[], Any], repeats: int = 2) -> bool:
     """Whether `work` runs faster on this CPU under bf16 autocast than in fp32, timed (best of `repeats`, after
-    a warm-up call each). Native bf16 alone does not say: an AMD EPYC with AVX512-BF16 ran the demo's VAE step
-    1.5x faster in bf16, an Intel Xeon with AVX512-BF16 but no AMX 1.5x slower (RESULTS.md, 2026-12-03)."""
+    a warm-up call each). Native bf16 alone does not say: an Intel Xeon with AMX ran the demo's VAE step 1.4x
+    faster in bf16, one with AVX512-BF16 but no AMX 1.5x slower (RESULTS.md, 2026-12-02 and 12-03)."""
 
     def best(bf16: bool) -> float:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):

@@ -268,8 +268,8 @@ def vae_quality(vae: torch.nn.Module, train_w: Windows, held: Windows, device: t
 
 def encodes_in_bf16(cfg: TrainConfig, vae: torch.nn.Module, windows: Windows, par: Parallel) -> bool:
     """Whether the latent caches are encoded under bf16 autocast: where the recipe asks for bf16 on a CPU, or
-    where its VAE may use CPU bf16 and encoding a few windows times faster so (2.1-2.4x faster on an AMD EPYC,
-    latents within 0.5%; 1.4x slower on an Intel Xeon without AMX: RESULTS.md). GPUs encode in fp32."""
+    where its VAE may use CPU bf16 and encoding a few windows times faster so (2.1-2.4x faster on a Xeon with
+    AMX, latents within 0.5%; 1.4x slower on one with AVX512-BF16 only: RESULTS.md). GPUs encode in fp32."""
     if par.device.type != "cpu":
         return False
     if not cpu_bf16_is_measured(cfg.precision, par.device, cfg.vae_cpu_bf16):
