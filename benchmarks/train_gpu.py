@@ -70,7 +70,7 @@ def step_flops(model: torch.nn.Module, geo: Geometry, device: torch.device) -> f
     """FLOPs of one training step (forward and backward) as torch's FLOP counter counts them.
 
     Counted, not estimated: 6 x params x tokens would also charge the video tokens for the cross-attention
-    key/value and text-embedding weights, which only see the 512 text tokens (about 12% of Wan 1.3B's weights).
+    key/value and text-embedding weights, which only see the 512 text tokens (about 11% of Wan 1.3B's weights).
     """
     x = torch.randn(1, *geo.latent, device=device)
     text = torch.randn(1, *geo.text, device=device)

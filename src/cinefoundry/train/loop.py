@@ -60,7 +60,6 @@ class StageResult:
     seconds: float = 0.0
     resumed_from: int = 0
     precision: str = "fp32"  # what the stage computed in: bf16 (autocast) or fp32
-    precision_resumed: bool = False  # the precision came from the stage's checkpoint
     batch: int = 0
 
     @property
@@ -153,6 +152,7 @@ class TrainingLoop:
         self.result = StageResult(batch=spec.batch)
         self.step = 0
         self.elapsed = 0.0
+        self.resumed_precision: str | None = None  # a resumed stage keeps the precision it began in
 
     # -- schedule ---------------------------------------------------------------------------------------
     def lr_at(self, step: int) -> float:
@@ -215,17 +215,14 @@ class TrainingLoop:
         """Whether steps run under bf16 autocast: as resumed (a run keeps its precision), as the spec and device
         say, or, where only a timing can say (`cpu_bf16_is_measured`), as step 0's batch runs faster."""
         spec, par = self.spec, self.par
-        if self.result.precision_resumed:
-            return self.result.precision == "bf16"
+        if self.resumed_precision is not None:
+            return self.resumed_precision == "bf16"
         if not cpu_bf16_is_measured(spec.precision, par.device, spec.cpu_bf16):
             return uses_bf16(spec.precision, par.device, spec.cpu_bf16)
-        idx = batch_indices(0, spec.batch, self.n, spec.seed)
-        local = spec.batch // par.world_size
-        part = slice(par.rank * local, (par.rank + 1) * local)
 
         def forward_backward() -> None:
             self.model.train()
-            self.loss_fn(self.model, idx, part, step_generator(spec.seed, 0, spec.name)).backward()
+            self.loss_fn(self.model, *self._step_inputs(0)).backward()
 
         faster = bf16_is_faster(forward_backward)
         self.opt.zero_grad(set_to_none=True)  # the timing's gradients; the weights are untouched
@@ -237,12 +234,15 @@ class TrainingLoop:
         for _ in range(self.step):
             self.reporter.step()
 
+    def _step_inputs(self, step: int) -> tuple[torch.Tensor, slice, torch.Generator]:
+        """Step `step`'s global batch indices, this rank's slice of it, and the step's generator."""
+        spec, rank = self.spec, self.par.rank
+        local = spec.batch // self.par.world_size
+        idx = batch_indices(step, spec.batch, self.n, spec.seed)
+        return idx, slice(rank * local, (rank + 1) * local), step_generator(spec.seed, step, spec.name)
+
     def _one_step(self, autocast: bool) -> float:
-        spec, rank, world = self.spec, self.par.rank, self.par.world_size
-        idx = batch_indices(self.step, spec.batch, self.n, spec.seed)
-        local = spec.batch // world
-        part = slice(rank * local, (rank + 1) * local)
-        gen = step_generator(spec.seed, self.step, spec.name)
+        idx, part, gen = self._step_inputs(self.step)
         for g in self.opt.param_groups:
             g["lr"] = self.lr_at(self.step)
         self.model.train()
@@ -309,8 +309,7 @@ class TrainingLoop:
         torch.set_rng_state(state["rng"])
         self.step, self.elapsed = state["step"], state["elapsed"]
         self.result.planned, self.result.losses = state["planned"], list(state["losses"])
-        if "precision" in state:
-            self.result.precision, self.result.precision_resumed = state["precision"], True
+        self.resumed_precision = state.get("precision")
 
     @property
     def finished(self) -> bool:
