@@ -19,6 +19,8 @@ from cinefoundry.evaluate import (
     clip_logits,
     frame_features,
     frechet_distance,
+    judged_accuracy,
+    judged_probs,
     mean_clip_baseline,
     memorisation_report,
     nearest_frame_distance,
@@ -26,6 +28,7 @@ from cinefoundry.evaluate import (
     psnr_from_mse,
     ssim,
     train_classifier,
+    train_judges,
 )
 from cinefoundry.evaluate import memorisation as memorisation_module
 from cinefoundry.evaluate.model_eval import _prompts
@@ -211,6 +214,25 @@ def test_classifier_training_is_seeded_and_leaves_the_global_rng_alone() -> None
     assert torch.equal(torch.get_rng_state(), state)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
     assert not torch.equal(a.head.weight, c.head.weight)
+
+
+def test_judges_are_classifiers_of_their_own_seeds_averaging_their_probabilities() -> None:
+    videos, labels = _titles(1, seed=2, size=32, frames=3)
+    judges = train_judges(videos, labels, 4, count=3, steps=3, seed=2)
+    alone = train_classifier(videos, labels, 4, steps=3, seed=2001)  # judge k has seed `seed * 1000 + k`
+    assert torch.equal(judges[1].head.weight, alone.head.weight)
+    assert not torch.equal(judges[0].head.weight, judges[1].head.weight)
+    clips = _rand_clips((5, 3, 3, 32, 32), 13)
+    probs = [clip_logits(j, clips).softmax(1) for j in judges]
+    assert torch.allclose(judged_probs(judges, clips), (probs[0] + probs[1] + probs[2]) / 3, atol=1e-6)
+    assert judged_accuracy(judges[:1], videos, labels) == accuracy(judges[0], videos, labels)
+
+
+def test_judges_together_recognise_held_out_titles() -> None:
+    videos, labels = _titles(8, seed=0)
+    judges = train_judges(videos, labels, 4, count=2, steps=40, seed=0)
+    held, held_labels = _titles(4, seed=1)
+    assert judged_accuracy(judges, held, held_labels) >= 0.9
 
 
 # --- Fréchet distance -----------------------------------------------------------------------------------------

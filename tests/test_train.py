@@ -331,8 +331,8 @@ def test_eval_measures_a_model_and_stores_the_numbers_in_the_registry(studio: Wo
 
     from cinefoundry.cli import app
 
-    done = CliRunner().invoke(app, ["eval", "tinymodel@v1", "--per-title", "2", "--steps", "3", "--home",
-                                    str(studio.home), "--json", "--guidance-interval", "0.2,0.9"])  # fmt: skip
+    args = ["eval", "tinymodel@v1", "--per-title", "2", "--steps", "3", "--judges", "2", "--guidance-interval"]
+    done = CliRunner().invoke(app, [*args, "0.2,0.9", "--home", str(studio.home), "--json"])
     assert done.exit_code == 0, done.output
     doc = json.loads(done.stdout)
     assert doc["model"] == "tinymodel@v1" and doc["title_recognition"]["clips"] == 4
@@ -341,6 +341,10 @@ def test_eval_measures_a_model_and_stores_the_numbers_in_the_registry(studio: Wo
     assert len(doc["flow"]["held_out"]) == len(doc["flow"]["sigmas"]) == 9
     assert doc["vae"]["mean_clip_psnr_db"] > 0 and 0 < doc["vae"]["ssim"] <= 1
     assert doc["catalog_fd"]["generated_vs_held_out"]["mean"] > 0 and doc["catalog_fd"]["ratio_unmatched_titles"] > 0
+    fd, tr = doc["catalog_fd"], doc["title_recognition"]
+    per_judge = (tr["per_judge"], fd["ratio_per_judge"], doc["classifier"]["held_out_accuracy_per_judge"])
+    assert [len(x) for x in per_judge] == [2, 2, 2]
+    assert fd["ratio"] == pytest.approx(sum(fd["ratio_per_judge"]) / 2, abs=2e-3)  # a ratio per judge, then their mean
     assert Path(doc["sample_sheet"]).stat().st_size > 0
     with studio.session("read") as s:
         stored = find_model(s, "tinymodel@v1").metrics["eval"]

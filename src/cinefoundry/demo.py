@@ -190,7 +190,7 @@ def _eval_step(ws: Workspace, echo: Echo, reporter: Reporter, label: str, recipe
     from cinefoundry.generate.export import grid, write_mp4
 
     quick = recipe == "tiny"
-    settings = EvalSettings(per_title=2, steps=4, classifier_steps=30) if quick else EvalSettings()
+    settings = EvalSettings(per_title=2, steps=4, classifier_steps=30, judges=2) if quick else EvalSettings()
     doc = evaluate_model(ws, label, settings, reporter)
     samples = doc.pop("samples")
     sheet = write_mp4(ws.home / "reports" / f"{label}-samples.mp4", grid(samples, columns=settings.per_title), 8)

@@ -29,6 +29,9 @@ def evaluate(
     guidance_interval: Annotated[
         str | None, typer.Option(help="Guide only at noise levels LO < sigma <= HI, as 'LO,HI' (default: the model's).")
     ] = None,
+    judges: Annotated[
+        int, typer.Option(min=1, help="Title classifiers judging together (one alone is a seed-dependent judge).")
+    ] = 5,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Where the sample sheet goes.")] = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
@@ -39,7 +42,11 @@ def evaluate(
 
     with workspace(home) as ws:
         settings = EvalSettings(
-            per_title=per_title, steps=steps, guidance=guidance, guidance_interval=parse_interval(guidance_interval)
+            per_title=per_title,
+            steps=steps,
+            guidance=guidance,
+            guidance_interval=parse_interval(guidance_interval),
+            judges=judges,
         )
         doc = evaluate_model(ws, model, settings, reporter(as_json))
         samples = doc.pop("samples")
@@ -56,12 +63,19 @@ def evaluate(
         ["VAE SSIM (held-out)", f"{v['ssim']:.3f}", f"mean clip {v['mean_clip_ssim']:.3f}"],
         ["flow loss", f"{f['held_out_mean']:.4f} held-out", f"{f['train_mean']:.4f} train"],
         ["title recognition", f"{tr['accuracy']:.0%}", f"chance {tr['chance']:.0%}; " +
-         ", ".join(f"{k} {a:.0%}" for k, a in tr["per_title"].items())],
+         ", ".join(f"{k} {a:.0%}" for k, a in tr["per_title"].items()) + f"; {_spread(tr['per_judge'], '.0%')}"],
         ["catalog FD ratio", f"{fd['ratio']:.2f}", f"gen {fd['generated_vs_held_out']['mean']:.1f} ± "
          f"{fd['generated_vs_held_out']['std']:.1f}, train {fd['train_vs_held_out']['mean']:.1f} ± "
          f"{fd['train_vs_held_out']['std']:.1f}, in the held-out title mix (unmatched ratio "
-         f"{fd['ratio_unmatched_titles']:.2f})"],
+         f"{fd['ratio_unmatched_titles']:.2f}); {_spread(fd['ratio_per_judge'], '.2f')}"],
         ["memorisation ratio", f"{memo['ratio']:.2f}", f"copy rate {memo['copy_rate']:.0%}"],
     ]  # fmt: skip
     out.print(table(f"{doc['model']} on {doc['dataset']}", ["metric", "value", "reference"], rows))
     out.print(f"samples: {doc['sample_sheet']} ({doc['seconds']:.0f} s)")
+
+
+def _spread(per_judge: list[float], fmt: str) -> str:
+    """'5 judges alone: 75%-95%': how far the judges, each alone, would have put the number."""
+    if len(per_judge) < 2:
+        return "1 judge"
+    return f"{len(per_judge)} judges alone: {min(per_judge):{fmt}}-{max(per_judge):{fmt}}"

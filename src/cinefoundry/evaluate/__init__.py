@@ -11,7 +11,10 @@ from cinefoundry.evaluate.classifier import (
     accuracy,
     clip_logits,
     frame_features,
+    judged_accuracy,
+    judged_probs,
     train_classifier,
+    train_judges,
 )
 from cinefoundry.evaluate.frechet import bootstrap_fd, frechet_distance
 from cinefoundry.evaluate.memorisation import memorisation_report, nearest_frame_distance, thumbnails
@@ -26,6 +29,8 @@ __all__ = [
     "clip_logits",
     "frame_features",
     "frechet_distance",
+    "judged_accuracy",
+    "judged_probs",
     "mean_clip_baseline",
     "memorisation_report",
     "nearest_frame_distance",
@@ -34,4 +39,5 @@ __all__ = [
     "ssim",
     "thumbnails",
     "train_classifier",
+    "train_judges",
 ]

@@ -177,6 +177,28 @@ def clip_logits(model: TitleClassifier, videos: Tensor) -> Tensor:
     return logits.view(n, f, -1).mean(1)
 
 
+def train_judges(videos: Tensor, labels: Tensor | Sequence[int], num_classes: int, count: int, steps: int = 200,
+                 seed: int = 0, reporter: Reporter | None = None) -> list[TitleClassifier]:  # fmt: skip
+    """`count` classifiers of seeds `seed * 1000 + k`, judging together (`judged_probs`).
+
+    One classifier trained from scratch on a few dozen clips is a seed-dependent judge: five seeds recognised
+    75% to 95% of the same generated clips (RESULTS.md, 2026-12-03). Their mean probabilities vary far less.
+    """
+    return [train_classifier(videos, labels, num_classes, steps, seed=seed * 1000 + k, reporter=reporter)
+            for k in range(count)]  # fmt: skip
+
+
+def judged_probs(judges: Sequence[TitleClassifier], videos: Tensor) -> Tensor:
+    """(N, num_classes): each clip's title probabilities, averaged over the judges."""
+    return torch.stack([clip_logits(j, videos).softmax(1) for j in judges]).mean(0)
+
+
+def judged_accuracy(judges: Sequence[TitleClassifier], videos: Tensor, labels: Tensor | Sequence[int]) -> float:
+    """Fraction of clips whose title by the judges' mean probabilities equals the label."""
+    pred = judged_probs(judges, videos).argmax(1)
+    return float((pred == torch.as_tensor(labels, dtype=torch.long)).float().mean())
+
+
 def accuracy(model: TitleClassifier, videos: Tensor, labels: Tensor | Sequence[int]) -> float:
     """Fraction of clips whose clip-level prediction (argmax of mean frame logits) equals the label."""
     pred = clip_logits(model, videos).argmax(1)

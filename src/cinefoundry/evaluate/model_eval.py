@@ -20,7 +20,14 @@ import torch
 from cinefoundry.core.progress import SILENT, Reporter
 from cinefoundry.dataset.build import latest_version
 from cinefoundry.dataset.samples import Windows, WindowSpec, load_windows
-from cinefoundry.evaluate.classifier import accuracy, clip_logits, frame_features, train_classifier
+from cinefoundry.evaluate.classifier import (
+    TitleClassifier,
+    accuracy,
+    frame_features,
+    judged_accuracy,
+    judged_probs,
+    train_judges,
+)
 from cinefoundry.evaluate.frechet import bootstrap_fd
 from cinefoundry.evaluate.memorisation import memorisation_report
 from cinefoundry.evaluate.reconstruction import mean_clip_baseline, psnr, ssim
@@ -45,6 +52,7 @@ class EvalSettings:
     guidance: float | None = None  # default: the model's (its recipe's)
     guidance_interval: tuple[float, float] | None = None  # default: the model's
     classifier_steps: int = 300
+    judges: int = 5  # title classifiers judging together: one alone is a seed-dependent judge (classifier.py)
     seed: int = 0
 
 
@@ -151,8 +159,8 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
     titles = train_w.titles
     train_v, held_v = _video(train_w), _video(held_w)  # float clips, used for every number below
     train_labels, held_labels = torch.from_numpy(train_w.labels()), torch.from_numpy(held_w.labels())
-    classifier = train_classifier(train_v, train_labels, len(titles), steps=settings.classifier_steps,
-                                  seed=settings.seed)  # fmt: skip
+    judges = train_judges(train_v, train_labels, len(titles), settings.judges, settings.classifier_steps,
+                          settings.seed, reporter)  # fmt: skip
     prompts, labels = _prompts(train_w, held_w, settings.per_title)
     pipe = StudioPipeline(bundle)
     reporter.begin("generating evaluation clips", settings.steps * ((len(prompts) + 15) // 16))
@@ -166,29 +174,22 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
         on_step=reporter.step,
     )
     reporter.end()
-    predicted = clip_logits(classifier, generated).argmax(1)
+    predicted = judged_probs(judges, generated).argmax(1)
     truth = torch.tensor(labels)
+    per_judge = [round(accuracy(j, generated, truth), 3) for j in judges]
     per_title = {t: round(float((predicted[truth == k] == k).float().mean()), 3) for k, t in enumerate(titles)}
     # rows: the title the prompt named; columns: the title the classifier recognised
     confusion = {t: {u: int(((truth == k) & (predicted == j)).sum()) for j, u in enumerate(titles)}
                  for k, t in enumerate(titles)}  # fmt: skip
 
-    def feats(v: torch.Tensor) -> list[torch.Tensor]:
-        f = frame_features(classifier, v)
-        return list(f.view(len(v), -1, f.shape[-1]))
-
-    gen_f, train_f, held_f = feats(generated), feats(train_v), feats(held_v)
-    held_t, train_t = held_labels.tolist(), train_labels.tolist()
-    # The prompts ask for every title equally, the held-out clips come in the catalog's mix: each side is
-    # drawn in the held-out clips' title mix, so FD measures how the titles look, not how many there are.
-    fd_gen = bootstrap_fd(gen_f, held_f, seed=settings.seed, groups=(labels, held_t))
-    fd_train = bootstrap_fd(train_f, held_f, seed=settings.seed, groups=(train_t, held_t))
-    unmatched = (bootstrap_fd(gen_f, held_f, seed=settings.seed)["mean"]
-                 / max(bootstrap_fd(train_f, held_f, seed=settings.seed)["mean"], 1e-9))  # fmt: skip
+    fds = [_catalog_fd(j, (generated, labels), (train_v, train_labels.tolist()), (held_v, held_labels.tolist()),
+                       settings.seed) for j in judges]  # fmt: skip
     memo = memorisation_report(generated, train_v, held_v)
     return {
         "classifier": {
-            "held_out_accuracy": round(accuracy(classifier, held_v, held_labels), 3),
+            "held_out_accuracy": round(judged_accuracy(judges, held_v, held_labels), 3),
+            "held_out_accuracy_per_judge": [round(accuracy(j, held_v, held_labels), 3) for j in judges],
+            "judges": len(judges),
             "titles": titles,
         },
         "title_recognition": {
@@ -196,20 +197,52 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
             "chance": round(1 / len(titles), 3),
             "per_title": per_title,
             "confusion": confusion,
+            "per_judge": per_judge,
             "clips": len(prompts),
             "steps": settings.steps,
             "guidance": settings.guidance,
             "guidance_interval": list(settings.guidance_interval),
         },
-        "catalog_fd": {
-            "generated_vs_held_out": fd_gen,
-            "train_vs_held_out": fd_train,
-            "ratio": round(fd_gen["mean"] / max(fd_train["mean"], 1e-9), 3),
-            "ratio_unmatched_titles": round(unmatched, 3),
-        },
+        "catalog_fd": _mean_fd(fds),
         "memorisation": memo,
         "samples": generated,
     }
+
+
+Labelled = tuple[torch.Tensor, list[int]]  # clips and their title indices
+
+
+def _catalog_fd(judge: TitleClassifier, generated: Labelled, train: Labelled, held: Labelled,
+                seed: int) -> dict[str, Any]:  # fmt: skip
+    """Catalog FD in one judge's feature space: generated and training clips against the held-out ones."""
+
+    def feats(v: torch.Tensor) -> list[torch.Tensor]:
+        f = frame_features(judge, v)
+        return list(f.view(len(v), -1, f.shape[-1]))
+
+    (gen_f, labels), (train_f, train_t), (held_f, held_t) = ((feats(v), t) for v, t in (generated, train, held))
+    # The prompts ask for every title equally, the held-out clips come in the catalog's mix: each side is
+    # drawn in the held-out clips' title mix, so FD measures how the titles look, not how many there are.
+    gen = bootstrap_fd(gen_f, held_f, seed=seed, groups=(labels, held_t))
+    train = bootstrap_fd(train_f, held_f, seed=seed, groups=(train_t, held_t))
+    unmatched = (bootstrap_fd(gen_f, held_f, seed=seed)["mean"]
+                 / max(bootstrap_fd(train_f, held_f, seed=seed)["mean"], 1e-9))  # fmt: skip
+    return {"generated_vs_held_out": gen, "train_vs_held_out": train,
+            "ratio": gen["mean"] / max(train["mean"], 1e-9), "ratio_unmatched_titles": unmatched}  # fmt: skip
+
+
+def _mean_fd(per_judge: list[dict[str, Any]]) -> dict[str, Any]:
+    """The judges' catalog FDs in one: each number their mean (a ratio is taken within a judge's feature
+    space, then averaged), with every judge's ratio kept to show the spread."""
+    mean = lambda xs: float(np.mean(xs))  # noqa: E731
+    out: dict[str, Any] = {side: {k: mean([d[side][k] for d in per_judge]) for k in per_judge[0][side]}
+                           for side in ("generated_vs_held_out", "train_vs_held_out")}  # fmt: skip
+    for side in out.values():
+        side["clips_per_draw"], side["n_boot"] = int(side["clips_per_draw"]), int(side["n_boot"])
+    out["ratio"] = round(mean([d["ratio"] for d in per_judge]), 3)
+    out["ratio_unmatched_titles"] = round(mean([d["ratio_unmatched_titles"] for d in per_judge]), 3)
+    out["ratio_per_judge"] = [round(d["ratio"], 3) for d in per_judge]
+    return out
 
 
 def _summary(doc: dict[str, Any]) -> dict[str, Any]:
