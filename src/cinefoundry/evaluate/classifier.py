@@ -182,7 +182,7 @@ def train_judges(videos: Tensor, labels: Tensor | Sequence[int], num_classes: in
     """`count` classifiers of seeds `seed * 1000 + k`, judging together (`judged_probs`).
 
     One classifier trained from scratch on a few dozen clips is a seed-dependent judge: five seeds recognised
-    75% to 95% of the same generated clips (RESULTS.md, 2026-12-03). Their mean probabilities vary far less.
+    75% to 98% of the same generated clips (RESULTS.md, 2026-12-03). Their mean probabilities vary far less.
     """
     return [train_classifier(videos, labels, num_classes, steps, seed=seed * 1000 + k, reporter=reporter)
             for k in range(count)]  # fmt: skip

@@ -41,6 +41,7 @@ from cinefoundry.train.stages import to_video
 from cinefoundry.workspace import Workspace
 
 SIGMA_GRID = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+Labelled = tuple[torch.Tensor, list[int]]  # clips and their title indices
 
 
 @dataclass(frozen=True)
@@ -207,9 +208,6 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
         "memorisation": memo,
         "samples": generated,
     }
-
-
-Labelled = tuple[torch.Tensor, list[int]]  # clips and their title indices
 
 
 def _catalog_fd(judge: TitleClassifier, generated: Labelled, train: Labelled, held: Labelled,
