@@ -92,10 +92,9 @@ def main() -> None:
         f"| memorisation: median nearest-train distance generated / held-out | {memo['ratio']:.2f} (copy rate "
         f"{memo['copy_rate']:.1%}) | ~1 (no copying) | |",
         f"| eval wall time | {eval_s:.0f} s | | |",
-        "",
-        f"samples: {sheet}",
     ]
     record("\n".join(lines) + "\n")
+    print(f"samples: {sheet}")  # not in RESULTS.md: a path of this machine
 
 
 if __name__ == "__main__":

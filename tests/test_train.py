@@ -134,6 +134,38 @@ def test_a_flip_share_of_samples_trains_on_the_mirrored_latents_and_captions() -
     assert float(plain(Probe(), torch.arange(4), slice(None), torch.Generator().manual_seed(0))) == losses[0.0]
 
 
+def test_the_vae_trains_on_random_crops_of_the_windows_when_the_recipe_asks() -> None:
+    rng = np.random.default_rng(0)
+    videos = rng.integers(0, 256, (3, 9, 16, 24, 3), dtype=np.uint8)  # every pixel a different draw: findable
+    seen = []
+
+    class Probe(torch.nn.Module):
+        """A perfect autoencoder that keeps what it was given."""
+
+        def forward(self, x: torch.Tensor, eps: torch.Tensor) -> tuple:
+            seen.append((x, eps))
+            return x, torch.zeros(len(x), 1), torch.zeros(len(x), 1)
+
+    def found(clip: torch.Tensor, i: int) -> bool:  # the crop is somewhere in window i, mirrored or not
+        whole = stages.to_video(videos[i : i + 1])[0]
+        f, h, w = clip.shape[1:]
+        return any(torch.equal(c, whole[:, s : s + f, y : y + h, x : x + w])
+                   for c in (clip, clip.flip(-1)) for s in range(whole.shape[1] - f + 1)
+                   for y in range(whole.shape[2] - h + 1) for x in range(whole.shape[3] - w + 1))  # fmt: skip
+
+    idx = torch.tensor([2, 0, 1, 2])
+    cropped = stages.vae_loss_fn(videos, 1e-6, (4, 3, 1, 1), 5, torch.device("cpu"), (8, 8))
+    assert float(cropped(Probe(), idx, slice(None), torch.Generator().manual_seed(0))) == 0.0
+    x, eps = seen[-1]
+    assert x.shape == (4, 3, 5, 8, 8) and eps.shape == (4, 4, 3, 1, 1)
+    assert all(found(clip, i) for clip, i in zip(x, idx.tolist(), strict=True))
+    # different crops for the same window: its positions are drawn, not fixed
+    assert not torch.equal(x[0], x[3])
+    whole = stages.vae_loss_fn(videos, 1e-6, (4, 3, 2, 3), 5, torch.device("cpu"))
+    whole(Probe(), idx, slice(None), torch.Generator().manual_seed(0))
+    assert seen[-1][0].shape == (4, 3, 5, 16, 24)
+
+
 def test_a_trained_model_is_registered_with_lineage_and_reloads_with_diffusers_classes(studio: Workspace) -> None:
     fresh_run(studio)
     report = train_model(studio, TrainRequest("td", TINY, name="tinymodel"))
@@ -301,10 +333,12 @@ def test_mirrored_latents_are_encoded_once_and_cached_apart(studio: Workspace) -
     assert rows() - before == added
 
 
-def test_a_bucket_the_vae_or_the_windows_cannot_make_is_refused_before_any_work(studio: Workspace) -> None:
+def test_a_bucket_or_vae_crop_the_vae_or_the_windows_cannot_make_is_refused_before_any_work(studio: Workspace) -> None:
     for bucket, words in (((8, 16, 32), "4k\\+1|2k\\+1"), ((17, 16, 32), "longer"), ((5, 12, 32), "multiples")):
         with pytest.raises(CinefoundryError, match=words):
             train_model(studio, TrainRequest("td", TINY.with_overrides(buckets=(bucket,)), name="badbucket"))
+    with pytest.raises(CinefoundryError, match=r"vae_crop 12: .* multiple of 8"):
+        train_model(studio, TrainRequest("td", TINY.with_overrides(vae_crop=12), name="badcrop"))
 
 
 def test_a_dataset_without_enough_windows_for_the_batch_is_refused_clearly(studio: Workspace) -> None:

@@ -159,8 +159,12 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
 
 
 def _check_buckets(recipe: Recipe, windows: Windows) -> None:
-    """Every extra bucket must fit the VAE (frames tk+1, sizes in its factor) and the patch, before any work."""
+    """Every extra bucket must fit the VAE (frames tk+1, sizes in its factor) and the patch, and the VAE's
+    training crops its factor, before any work."""
     _, ph, pw = recipe.denoiser.patch_size
+    crop, factor = recipe.train.vae_crop, recipe.vae.spatial_factor
+    if crop is not None and (crop <= 0 or crop % factor):
+        raise InputError("recipe", f"vae_crop {crop}: the VAE's crops must be a positive multiple of {factor} px")
     for frames, height, width in recipe.train.buckets:
         if frames > windows.spec.frames:
             raise InputError("recipe", f"bucket {frames}x{height}x{width} is longer than the dataset's "
@@ -225,8 +229,9 @@ def _vae_stage(recipe: Recipe, train_w: Windows, windows: Windows, run: Path, pa
                      cfg.vae_cpu_bf16, cfg.vae_min_steps)  # fmt: skip
     ws_ = windows.spec
     frames = min(cfg.vae_frames or ws_.frames, ws_.frames)
-    shape = recipe.vae.latent_shape(frames, ws_.height, ws_.width)
-    loss_fn = stages.vae_loss_fn(train_w.videos, cfg.vae_kl_weight, shape, frames, par.device)
+    size = None if cfg.vae_crop is None else (min(cfg.vae_crop, ws_.height), min(cfg.vae_crop, ws_.width))
+    shape = recipe.vae.latent_shape(frames, *(size or (ws_.height, ws_.width)))
+    loss_fn = stages.vae_loss_fn(train_w.videos, cfg.vae_kl_weight, shape, frames, par.device, size)
     loop = TrainingLoop(
         spec, stages.VAEStep(vae, cfg.vae_noise), loss_fn, len(train_w), par, run, reporter, request.stop_after
     )

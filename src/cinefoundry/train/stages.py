@@ -37,18 +37,24 @@ class VAEStep(torch.nn.Module):
 
 
 def vae_loss_fn(videos: np.ndarray, kl_weight: float, latent_shape: tuple[int, ...], frames: int,
-                device: torch.device) -> Callable:  # fmt: skip
-    """Reconstruction loss of a `VAEStep` on random `frames`-long crops of windows `videos` (N, F, H, W, 3),
-    with random horizontal flips; `latent_shape` (C, f, h, w) of a crop sizes the posterior noise, drawn for
-    the whole global batch. The VAE is convolutional in time: short crops teach it as well, for less compute.
+                device: torch.device, size: tuple[int, int] | None = None) -> Callable:  # fmt: skip
+    """Reconstruction loss of a `VAEStep` on random crops of windows `videos` (N, F, H, W, 3), `frames` long and
+    `size` (height, width) large (None: whole frames), with random horizontal flips; `latent_shape` (C, f, h, w)
+    of a crop sizes the posterior noise, drawn for the whole global batch. The VAE is convolutional in time and
+    space: small crops teach it as well, for less compute.
     """
+    h, w = size or videos.shape[2:4]
 
     def loss(model: torch.nn.Module, idx: torch.Tensor, part: slice, gen: torch.Generator) -> torch.Tensor:
         flips = torch.rand(len(idx), generator=gen) < 0.5
         eps = torch.randn((len(idx), *latent_shape), generator=gen)[part].to(device)
         starts = torch.randint(0, videos.shape[1] - frames + 1, (len(idx),), generator=gen)
-        picked = np.stack([videos[i, s : s + frames] for i, s in zip(idx.tolist(), starts.tolist(), strict=True)])
-        x = to_video(picked)
+        picked = [videos[i, s : s + frames] for i, s in zip(idx.tolist(), starts.tolist(), strict=True)]
+        if size is not None:  # drawn only for crops: whole-frame runs draw exactly as before
+            ys = torch.randint(0, videos.shape[2] - h + 1, (len(idx),), generator=gen).tolist()
+            xs = torch.randint(0, videos.shape[3] - w + 1, (len(idx),), generator=gen).tolist()
+            picked = [v[:, y : y + h, x : x + w] for v, y, x in zip(picked, ys, xs, strict=True)]
+        x = to_video(np.stack(picked))
         x = torch.where(flips[:, None, None, None, None], x.flip(-1), x)[part].to(device)
         recon, mean, logvar = model(x, eps)
         mean, logvar = mean.float(), logvar.float()  # bf16 under autocast: the KL's sums want fp32
