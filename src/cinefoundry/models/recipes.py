@@ -182,8 +182,9 @@ RECIPES: dict[str, Recipe] = {
             # 32x32 crops, 16 a batch: 23.3 dB held-out in 100 s where whole frames reached 21.4 dB (23.5 in
             # 200 s); the time saved goes to the denoiser (RESULTS.md, 2026-12-03)
             vae_seconds=120,
-            # on an fp32-only VM, models whose VAE ran under 1000 (whole-frame) steps recognised 78-91%, over 1000
-            # 93.8-98.4% (RESULTS.md, 2026-12-03): a slow machine takes the extra VAE time from the denoiser
+            # on an fp32-only VM, models whose VAE ran under 1000 whole-frame steps recognised 78-91%, over 1000
+            # 93.8-98.4% (RESULTS.md, 2026-12-03); 1100 steps of crops reach about 1300 whole-frame steps' PSNR.
+            # A slow machine takes the extra VAE time from the denoiser
             vae_min_steps=1100,
             vae_batch=16,
             vae_frames=5,
