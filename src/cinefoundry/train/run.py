@@ -100,7 +100,7 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
 
     text_cfg = init.text_config or recipe.text
     recipe = replace(recipe, vae=recipe.vae if init.vae is None else init.vae_config, text=text_cfg)
-    _check_buckets(recipe, windows)
+    _check_shapes(recipe, windows)
     text = load_text_encoder(text_cfg)
     vae = init.vae if init.vae is not None else _vae_stage(recipe, train_w, windows, run, par, request, report,
                                                            reporter)  # fmt: skip
@@ -158,7 +158,7 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
     return report
 
 
-def _check_buckets(recipe: Recipe, windows: Windows) -> None:
+def _check_shapes(recipe: Recipe, windows: Windows) -> None:
     """Every extra bucket must fit the VAE (frames tk+1, sizes in its factor) and the patch, and the VAE's
     training crops its factor, before any work."""
     _, ph, pw = recipe.denoiser.patch_size
