@@ -23,7 +23,7 @@ from cinefoundry.cli.output import (
 @handles_errors
 def evaluate(
     model: Annotated[str, typer.Argument(help="Model (NAME, NAME@vN or id).")],
-    per_title: Annotated[int, typer.Option(help="Clips generated per title.")] = 16,
+    per_title: Annotated[int | None, typer.Option(help="Clips generated per title (default 32).", min=1)] = None,
     steps: Annotated[int, typer.Option(help="Sampling steps of the generated clips.")] = 30,
     guidance: Annotated[float | None, typer.Option(help="Guidance scale (default: the model's).")] = None,
     guidance_interval: Annotated[
@@ -42,7 +42,7 @@ def evaluate(
 
     with workspace(home) as ws:
         settings = EvalSettings(
-            per_title=per_title,
+            per_title=per_title or EvalSettings.per_title,
             steps=steps,
             guidance=guidance,
             guidance_interval=parse_interval(guidance_interval),
@@ -52,7 +52,7 @@ def evaluate(
         samples = doc.pop("samples")
         folder = out_dir or ws.home / "reports" / f"{doc['model']}-eval"
         fps = 8
-        doc["sample_sheet"] = str(write_mp4(folder / "samples.mp4", grid(samples, columns=per_title), fps))
+        doc["sample_sheet"] = str(write_mp4(folder / "samples.mp4", grid(samples, columns=settings.per_title), fps))
     if as_json:
         emit_json(doc)
         return
