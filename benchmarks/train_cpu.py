@@ -73,7 +73,8 @@ def main() -> None:
         f"| VAE PSNR held-out (SSIM {v['ssim']:.3f}) | {v['psnr_db']:.2f} dB (mean clip {v['mean_clip_psnr_db']:.2f}, "
         f"{v['gain_db']:+.2f} dB) | >= +10 dB | {'yes' if v['gain_db'] >= 10 else 'no'} |",
         f"| title recognition, {tr['clips']} generated clips ({tr['steps']} steps, guidance {tr['guidance']}) | "
-        f"{tr['accuracy']:.1%} ({', '.join(f'{k} {a:.0%}' for k, a in tr['per_title'].items())}; "
+        f"{tr['accuracy']:.1%} (95% interval {tr['interval_95'][0]:.1%}-{tr['interval_95'][1]:.1%}; "
+        f"{', '.join(f'{k} {a:.0%}' for k, a in tr['per_title'].items())}; "
         f"{len(tr['per_judge'])} judges, each alone {min(tr['per_judge']):.1%}-{max(tr['per_judge']):.1%}) | >= 90% "
         f"(chance {tr['chance']:.0%}) | {'yes' if tr['accuracy'] >= 0.9 else 'no'} |",
         f"| catalog FD ratio (generated vs held-out {g['mean']:.2f} ± {g['std']:.2f} / training vs held-out "

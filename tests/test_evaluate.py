@@ -31,7 +31,7 @@ from cinefoundry.evaluate import (
     train_judges,
 )
 from cinefoundry.evaluate import memorisation as memorisation_module
-from cinefoundry.evaluate.model_eval import _prompts
+from cinefoundry.evaluate.model_eval import _prompts, wilson_interval
 
 
 def _rand_clips(shape: tuple[int, ...], seed: int) -> torch.Tensor:
@@ -364,3 +364,17 @@ def test_eval_prompts_take_every_held_out_caption_then_spread_over_the_training_
     # title a: its held-out caption, then 3 training captions spread over its 10; title b: cycled (3 distinct)
     assert prompts[:4] == ["a-held", "a0", "a3", "a6"]
     assert prompts[4:] == ["b-held", "b0", "b1", "b-held"]
+
+
+def test_the_recognition_interval_is_scipys_wilson_interval() -> None:
+    from scipy.stats import binomtest  # scipy comes with imagehash, a dependency
+
+    for hits, n in ((118, 128), (112, 128), (0, 10), (10, 10), (3, 4)):
+        ci = binomtest(hits, n).proportion_ci(confidence_level=0.95, method="wilson")
+        assert wilson_interval(hits, n) == pytest.approx((ci.low, ci.high), abs=1e-9)
+    assert (
+        wilson_interval(118, 128)[1] - wilson_interval(118, 128)[0]
+        > wilson_interval(236, 256)[1] - wilson_interval(236, 256)[0]
+    )
+    with pytest.raises(ValueError, match="at least one"):
+        wilson_interval(0, 0)

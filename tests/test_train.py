@@ -372,6 +372,8 @@ def test_eval_measures_a_model_and_stores_the_numbers_in_the_registry(studio: Wo
     assert doc["model"] == "tinymodel@v1" and doc["title_recognition"]["clips"] == 4
     assert doc["title_recognition"]["guidance_interval"] == [0.2, 0.9]
     assert doc["title_recognition"]["chance"] == 0.5
+    lo, hi = doc["title_recognition"]["interval_95"]
+    assert 0 <= lo <= doc["title_recognition"]["accuracy"] <= hi <= 1 and hi - lo > 0.3  # 4 clips say little
     assert len(doc["flow"]["held_out"]) == len(doc["flow"]["sigmas"]) == 9
     assert doc["vae"]["mean_clip_psnr_db"] > 0 and 0 < doc["vae"]["ssim"] <= 1
     assert doc["catalog_fd"]["generated_vs_held_out"]["mean"] > 0 and doc["catalog_fd"]["ratio_unmatched_titles"] > 0

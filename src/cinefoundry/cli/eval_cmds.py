@@ -23,15 +23,22 @@ from cinefoundry.cli.output import (
 @handles_errors
 def evaluate(
     model: Annotated[str, typer.Argument(help="Model (NAME, NAME@vN or id).")],
-    per_title: Annotated[int | None, typer.Option(help="Clips generated per title (default 32).", min=1)] = None,
-    steps: Annotated[int, typer.Option(help="Sampling steps of the generated clips.")] = 30,
+    per_title: Annotated[
+        int | None, typer.Option(help="Clips generated per title (default: the eval's).", min=1)
+    ] = None,
+    steps: Annotated[
+        int | None, typer.Option(help="Sampling steps of the generated clips (default: the eval's).", min=1)
+    ] = None,
     guidance: Annotated[float | None, typer.Option(help="Guidance scale (default: the model's).")] = None,
     guidance_interval: Annotated[
         str | None, typer.Option(help="Guide only at noise levels LO < sigma <= HI, as 'LO,HI' (default: the model's).")
     ] = None,
     judges: Annotated[
-        int, typer.Option(min=1, help="Title classifiers judging together (one alone is a seed-dependent judge).")
-    ] = 5,
+        int | None,
+        typer.Option(
+            min=1, help="Title classifiers judging together (one alone is a seed-dependent judge; default: the eval's)."
+        ),
+    ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Where the sample sheet goes.")] = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
@@ -41,12 +48,12 @@ def evaluate(
     from cinefoundry.generate.export import grid, write_mp4
 
     with workspace(home) as ws:
+        # options left out keep EvalSettings' defaults, which live in one place (the output reports them)
+        given = {"per_title": per_title, "steps": steps, "judges": judges}
         settings = EvalSettings(
-            per_title=per_title or EvalSettings.per_title,
-            steps=steps,
             guidance=guidance,
             guidance_interval=parse_interval(guidance_interval),
-            judges=judges,
+            **{k: v for k, v in given.items() if v is not None},
         )
         doc = evaluate_model(ws, model, settings, reporter(as_json))
         samples = doc.pop("samples")
@@ -62,8 +69,9 @@ def evaluate(
          f"mean clip {v['mean_clip_psnr_db']:.2f} dB ({v['gain_db']:+.1f} dB)"],
         ["VAE SSIM (held-out)", f"{v['ssim']:.3f}", f"mean clip {v['mean_clip_ssim']:.3f}"],
         ["flow loss", f"{f['held_out_mean']:.4f} held-out", f"{f['train_mean']:.4f} train"],
-        ["title recognition", f"{tr['accuracy']:.0%}", f"chance {tr['chance']:.0%}; " +
-         ", ".join(f"{k} {a:.0%}" for k, a in tr["per_title"].items()) + f"; {_spread(tr['per_judge'], '.0%')}"],
+        ["title recognition", f"{tr['accuracy']:.0%} of {tr['clips']} clips ({tr['steps']} steps)",
+         f"95% interval {tr['interval_95'][0]:.0%}-{tr['interval_95'][1]:.0%}; chance {tr['chance']:.0%}; "
+         + ", ".join(f"{k} {a:.0%}" for k, a in tr["per_title"].items()) + f"; {_spread(tr['per_judge'], '.0%')}"],
         ["catalog FD ratio", f"{fd['ratio']:.2f}", f"gen {fd['generated_vs_held_out']['mean']:.1f} ± "
          f"{fd['generated_vs_held_out']['std']:.1f}, train {fd['train_vs_held_out']['mean']:.1f} ± "
          f"{fd['train_vs_held_out']['std']:.1f}, in the held-out title mix (unmatched ratio "

@@ -10,8 +10,10 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, replace
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -197,6 +199,8 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
         },
         "title_recognition": {
             "accuracy": round(float((predicted == truth).float().mean()), 3),
+            # how far chance alone moves the accuracy of this many clips (118 of 128, 92%: 86-96%)
+            "interval_95": [round(x, 3) for x in wilson_interval(int((predicted == truth).sum()), len(truth))],
             "chance": round(1 / len(titles), 3),
             "per_title": per_title,
             "confusion": confusion,
@@ -210,6 +214,16 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
         "memorisation": memo,
         "samples": generated,
     }
+
+
+def wilson_interval(hits: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion hits/n; sound near 0 and 1, unlike p ± z*se."""
+    if n <= 0:
+        raise ValueError("an interval needs at least one trial")
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    p, z2 = hits / n, z * z
+    centre, half = (p + z2 / (2 * n)) / (1 + z2 / n), z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _catalog_fd(judge: TitleClassifier, generated: Labelled, train: Labelled, held: Labelled,
