@@ -360,6 +360,15 @@ def test_a_vae_that_does_not_beat_the_mean_clip_stops_the_run_before_the_denoise
         train_model(studio, TrainRequest("td", TINY.with_overrides(vae_gate_db=30.0), name="collapsed"))
 
 
+def test_a_denoisers_min_steps_outlast_its_time_budget(studio: Workspace) -> None:
+    """The recipe's `min_steps` reaches the denoiser stage: a budget too short for one step still trains them
+    (the plan is made at step 25, so a budget alone would stop at step 26)."""
+    fresh_run(studio)
+    recipe = TINY.with_overrides(steps=60, seconds=0.001, min_steps=30)
+    report = train_model(studio, TrainRequest("td", recipe, name="floored"))
+    assert report.stages["denoiser"]["steps"] == 30
+
+
 def test_eval_measures_a_model_and_stores_the_numbers_in_the_registry(studio: Workspace) -> None:
     from typer.testing import CliRunner
 

@@ -38,6 +38,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup: int = 50
     seconds: float | None = None  # time budget of the denoiser stage
+    min_steps: int = 0  # but train the denoiser at least this many steps (a fine-tune on a slow machine is starved)
     # the whole run's time budget: the denoiser gets what the VAE stage and the caches left of it (at most
     # `seconds`), so a machine that encodes slowly, or is slow today, still finishes on time
     budget_seconds: float | None = None

@@ -140,7 +140,7 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
     loss_fn = stages.through(order, stages.bucketed(losses, cfg.bucket_share))
     spec = StageSpec("denoiser", cfg.steps, cfg.batch, cfg.lr if not request.lora_rank else cfg.lr * 0.5,
                      cfg.warmup, cfg.weight_decay, cfg.ema_decay, denoiser_seconds(cfg, run, started, par),
-                     cfg.seed, cfg.log_every, cfg.checkpoint_every, cfg.precision)  # fmt: skip
+                     cfg.seed, cfg.log_every, cfg.checkpoint_every, cfg.precision, min_steps=cfg.min_steps)  # fmt: skip
     loop = TrainingLoop(spec, transformer, loss_fn, len(order), par, run, reporter, request.stop_after)
     result = loop.run()
     _record(report, "denoiser", result, par)
