@@ -85,8 +85,9 @@ def main() -> None:
         "| title confusion (prompted title: recognised counts) | "
         + "; ".join(f"{t}: " + ", ".join(f"{u} {n}" for u, n in row.items() if n) for t, row in tr["confusion"].items())
         + " | | |",
-        f"| classifier accuracy on held-out real clips (judges together; each alone) | "
-        f"{clf['held_out_accuracy']:.1%} ({', '.join(f'{a:.0%}' for a in clf['held_out_accuracy_per_judge'])}) | "
+        f"| classifier accuracy on held-out real clips (judges together; each alone; mean of titles) | "
+        f"{clf['held_out_accuracy']:.1%} ({', '.join(f'{a:.0%}' for a in clf['held_out_accuracy_per_judge'])}; "
+        f"{clf['held_out_title_mean']:.0%}) | "
         "(sanity) | |",
         f"| flow-matching loss, held-out / train (9-level sigma grid) | {fl['held_out_mean']:.4f} / "
         f"{fl['train_mean']:.4f} | | |",

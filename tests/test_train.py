@@ -389,6 +389,9 @@ def test_eval_measures_a_model_and_stores_the_numbers_in_the_registry(studio: Wo
     fd, tr = doc["catalog_fd"], doc["title_recognition"]
     per_judge = (tr["per_judge"], fd["ratio_per_judge"], doc["classifier"]["held_out_accuracy_per_judge"])
     assert [len(x) for x in per_judge] == [2, 2, 2]
+    clf = doc["classifier"]  # real held-out clips by title, which bound what a faithful generator can score
+    assert sum(d["clips"] for d in clf["held_out_per_title"].values()) == doc["held_out_windows"]
+    assert min(d["accuracy"] for d in clf["held_out_per_title"].values()) <= clf["held_out_title_mean"] <= 1
     assert fd["ratio"] == pytest.approx(sum(fd["ratio_per_judge"]) / 2, abs=2e-3)  # a ratio per judge, then their mean
     assert Path(doc["sample_sheet"]).stat().st_size > 0
     with studio.session("read") as s:

@@ -31,9 +31,10 @@ REELS, ELEMENTS_PER_REEL = 1, 8
 # Full fine-tuning: in 90 s a rank-16 LoRA of the attention layers left elements dark (loss 0.20, against 0.15 for
 # the whole model); 180 s rather than 90 s halved the haze around a fireball (alpha 0 on 44% of pixels, not 32%).
 FINE_TUNE_SECONDS = 150
-# At least this many steps however slow the machine: fresh-clone demos keyed 9% of the element's pixels opaque
-# after 914 steps, 2% after 727 and 1% after 582 (a dim glow, and `demo` failed) on a slow day (RESULTS.md)
-FINE_TUNE_MIN_STEPS = 900
+# Twice the base lr, and at least 900 steps however slow the machine: on one demo model the explosion keyed 1.2-9.4%
+# of its pixels opaque over six seeds after 900 steps, 0-5% after 600; at the base lr, 0-1.4% (a dim glow: `demo`
+# failed on a slow VM). RESULTS.md, 2026-12-03
+FINE_TUNE_LR, FINE_TUNE_MIN_STEPS = 2e-3, 900
 
 
 def library_id(kind: str) -> str:
@@ -107,7 +108,7 @@ def element_step(ws: Workspace, parent: str, recipe_name: str, echo: Echo,
     recipe = get_recipe(recipe_name)
     if not quick:
         recipe = recipe.with_overrides(
-            seconds=FINE_TUNE_SECONDS, min_steps=FINE_TUNE_MIN_STEPS, budget_seconds=None, warmup=20
+            seconds=FINE_TUNE_SECONDS, min_steps=FINE_TUNE_MIN_STEPS, lr=FINE_TUNE_LR, budget_seconds=None, warmup=20
         )
     report = train_model(ws, TrainRequest("elements", recipe, name="elements", init_from=parent),
                          reporter=reporter)  # fmt: skip
