@@ -33,7 +33,8 @@ REELS, ELEMENTS_PER_REEL = 1, 8
 FINE_TUNE_SECONDS = 150
 # Twice the base lr, and at least 900 steps however slow the machine: on one demo model the explosion keyed 1.2-9.4%
 # of its pixels opaque over six seeds after 900 steps, 0-5% after 600; at the base lr, 0-1.4% (a dim glow: `demo`
-# failed on a slow VM). RESULTS.md, 2026-12-03
+# failed on a slow VM). Not enough: a later fresh-clone demo's element, on another demo model, keyed 1% opaque on
+# every seed, its elements far dimmer than the library's (RESULTS.md, 2026-12-03)
 FINE_TUNE_LR, FINE_TUNE_MIN_STEPS = 2e-3, 900
 
 
