@@ -181,7 +181,7 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
     predicted = judged_probs(judges, generated).argmax(1)
     truth = torch.tensor(labels)
     per_judge = [round(accuracy(j, generated, truth), 3) for j in judges]
-    per_title = {t: round(float((predicted[truth == k] == k).float().mean()), 3) for k, t in enumerate(titles)}
+    per_title = _accuracy_by_title(predicted, truth, titles)
     # rows: the title the prompt named; columns: the title the classifier recognised
     confusion = {t: {u: int(((truth == k) & (predicted == j)).sum()) for j, u in enumerate(titles)}
                  for k, t in enumerate(titles)}  # fmt: skip
@@ -192,9 +192,8 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
     held_pred = judged_probs(judges, held_v).argmax(1)
     # what the judges make of real clips, title by title: a generator whose clips looked exactly like the held-out
     # ones would be recognised about as often as their mean over titles (the demo's judges: 81%, RESULTS.md)
-    held_per_title = {t: {"clips": int((held_labels == k).sum()),
-                          "accuracy": round(float((held_pred[held_labels == k] == k).float().mean()), 3)}
-                      for k, t in enumerate(titles) if (held_labels == k).any()}  # fmt: skip
+    held_per_title = {t: {"clips": int((held_labels == titles.index(t)).sum()), "accuracy": a}
+                      for t, a in _accuracy_by_title(held_pred, held_labels, titles).items()}  # fmt: skip
     return {
         "classifier": {
             "held_out_accuracy": round(float((held_pred == held_labels).float().mean()), 3),
@@ -221,6 +220,12 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
         "memorisation": memo,
         "samples": generated,
     }
+
+
+def _accuracy_by_title(predicted: torch.Tensor, truth: torch.Tensor, titles: list[str]) -> dict[str, float]:
+    """Each title's share of its clips predicted as itself; titles without clips are left out."""
+    return {t: round(float((predicted[truth == k] == k).float().mean()), 3)
+            for k, t in enumerate(titles) if (truth == k).any()}  # fmt: skip
 
 
 def wilson_interval(hits: int, n: int, level: float = 0.95) -> tuple[float, float]:
