@@ -30,12 +30,12 @@ LIBRARY = {"fire": "Fire", "explosion": "Explosions", "sparks": "Sparks"}
 REELS, ELEMENTS_PER_REEL = 1, 8
 # Full fine-tuning: in 90 s a rank-16 LoRA of the attention layers left elements dark (loss 0.20, against 0.15 for
 # the whole model); 180 s rather than 90 s halved the haze around a fireball (alpha 0 on 44% of pixels, not 32%).
-FINE_TUNE_SECONDS = 150
-# Twice the base lr, and at least 900 steps however slow the machine: on one demo model the explosion keyed 1.2-9.4%
-# of its pixels opaque over six seeds after 900 steps, 0-5% after 600; at the base lr, 0-1.4% (a dim glow: `demo`
-# failed on a slow VM). Not enough: a later fresh-clone demo's element, on another demo model, keyed 1% opaque on
-# every seed, its elements far dimmer than the library's (RESULTS.md, 2026-12-03)
-FINE_TUNE_LR, FINE_TUNE_MIN_STEPS = 2e-3, 900
+# Twice the base lr, and at least 1800 steps however slow the machine: after 900 steps the explosion, pinned to
+# start from black, came out a dim glow on most seeds (0-1.3% of pixels opaque; `demo` failed on a slow VM), because
+# the library's windows that start black are mostly the ends of bursts of sparks (77 of them, against 7 explosion
+# onsets); after 1800 steps of the same fine-tune, 12 of 12 seeds grew a fireball from black, 3.9-9.3% opaque,
+# about the library's own onsets (RESULTS.md, 2026-12-04)
+FINE_TUNE_SECONDS, FINE_TUNE_LR, FINE_TUNE_MIN_STEPS = 300, 2e-3, 1800
 
 
 def library_id(kind: str) -> str:
