@@ -33,8 +33,8 @@ REELS, ELEMENTS_PER_REEL = 1, 8
 # Twice the base lr, and at least 1800 steps however slow the machine: after 900 steps the explosion, pinned to
 # start from black, came out a dim glow on most seeds (0-1.3% of pixels opaque; `demo` failed on a slow VM), because
 # the library's windows that start black are mostly the ends of bursts of sparks (77 of them, against 7 explosion
-# onsets); after 1800 steps of the same fine-tune, 12 of 12 seeds grew a fireball from black, 3.9-9.3% opaque,
-# about the library's own onsets (RESULTS.md, 2026-12-04)
+# onsets). After 1800 steps of the same fine-tune, 12 of 12 seeds grew a fireball from black (3.9-9.3% opaque, about
+# the library's own onsets); on another demo model, 11 of 12 seeds of the demo's prompt (RESULTS.md, 2026-12-04)
 FINE_TUNE_SECONDS, FINE_TUNE_LR, FINE_TUNE_MIN_STEPS = 300, 2e-3, 1800
 
 
