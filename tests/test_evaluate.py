@@ -19,6 +19,7 @@ from cinefoundry.evaluate import (
     clip_logits,
     frame_features,
     frechet_distance,
+    judge_predictions,
     judged_accuracy,
     judged_probs,
     mean_clip_baseline,
@@ -226,6 +227,9 @@ def test_judges_are_classifiers_of_their_own_seeds_averaging_their_probabilities
     probs = [clip_logits(j, clips).softmax(1) for j in judges]
     assert torch.allclose(judged_probs(judges, clips), (probs[0] + probs[1] + probs[2]) / 3, atol=1e-6)
     assert judged_accuracy(judges[:1], videos, labels) == accuracy(judges[0], videos, labels)
+    together, each = judge_predictions(judges, clips)  # one look per judge gives both kinds of verdict
+    assert torch.equal(together, judged_probs(judges, clips).argmax(1))
+    assert [torch.equal(e, clip_logits(j, clips).argmax(1)) for e, j in zip(each, judges, strict=True)] == [True] * 3
 
 
 def test_judges_together_recognise_held_out_titles() -> None:

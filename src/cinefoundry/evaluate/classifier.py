@@ -190,7 +190,18 @@ def train_judges(videos: Tensor, labels: Tensor | Sequence[int], num_classes: in
 
 def judged_probs(judges: Sequence[TitleClassifier], videos: Tensor) -> Tensor:
     """(N, num_classes): each clip's title probabilities, averaged over the judges."""
-    return torch.stack([clip_logits(j, videos).softmax(1) for j in judges]).mean(0)
+    return _probs_per_judge(judges, videos).mean(0)
+
+
+def judge_predictions(judges: Sequence[TitleClassifier], videos: Tensor) -> tuple[Tensor, Tensor]:
+    """Each clip's title by the judges together (N,), as `judged_probs` picks it, and by each judge alone (J, N),
+    as `accuracy` does: every judge looks at the clips once."""
+    probs = _probs_per_judge(judges, videos)
+    return probs.mean(0).argmax(1), probs.argmax(2)
+
+
+def _probs_per_judge(judges: Sequence[TitleClassifier], videos: Tensor) -> Tensor:
+    return torch.stack([clip_logits(j, videos).softmax(1) for j in judges])
 
 
 def judged_accuracy(judges: Sequence[TitleClassifier], videos: Tensor, labels: Tensor | Sequence[int]) -> float:

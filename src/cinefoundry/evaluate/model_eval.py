@@ -24,9 +24,8 @@ from cinefoundry.dataset.build import latest_version
 from cinefoundry.dataset.samples import Windows, WindowSpec, load_windows
 from cinefoundry.evaluate.classifier import (
     TitleClassifier,
-    accuracy,
     frame_features,
-    judged_probs,
+    judge_predictions,
     train_judges,
 )
 from cinefoundry.evaluate.frechet import bootstrap_fd
@@ -178,9 +177,9 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
         on_step=reporter.step,
     )
     reporter.end()
-    predicted = judged_probs(judges, generated).argmax(1)
+    predicted, predicted_each = judge_predictions(judges, generated)
     truth = torch.tensor(labels)
-    per_judge = [round(accuracy(j, generated, truth), 3) for j in judges]
+    per_judge = [_hit_rate(p, truth) for p in predicted_each]
     per_title = _accuracy_by_title(predicted, truth, titles)
     # rows: the title the prompt named; columns: the title the classifier recognised
     confusion = {t: {u: int(((truth == k) & (predicted == j)).sum()) for j, u in enumerate(titles)}
@@ -189,22 +188,22 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
     fds = [_catalog_fd(j, (generated, labels), (train_v, train_labels.tolist()), (held_v, held_labels.tolist()),
                        settings.seed) for j in judges]  # fmt: skip
     memo = memorisation_report(generated, train_v, held_v)
-    held_pred = judged_probs(judges, held_v).argmax(1)
+    held_pred, held_pred_each = judge_predictions(judges, held_v)
     # what the judges make of real clips, title by title: a generator whose clips looked exactly like the held-out
     # ones would be recognised about as often as their mean over titles (the demo's judges: 81%, RESULTS.md)
     held_per_title = {t: {"clips": int((held_labels == titles.index(t)).sum()), "accuracy": a}
                       for t, a in _accuracy_by_title(held_pred, held_labels, titles).items()}  # fmt: skip
     return {
         "classifier": {
-            "held_out_accuracy": round(float((held_pred == held_labels).float().mean()), 3),
+            "held_out_accuracy": _hit_rate(held_pred, held_labels),
             "held_out_per_title": held_per_title,
             "held_out_title_mean": round(float(np.mean([d["accuracy"] for d in held_per_title.values()])), 3),
-            "held_out_accuracy_per_judge": [round(accuracy(j, held_v, held_labels), 3) for j in judges],
+            "held_out_accuracy_per_judge": [_hit_rate(p, held_labels) for p in held_pred_each],
             "judges": len(judges),
             "titles": titles,
         },
         "title_recognition": {
-            "accuracy": round(float((predicted == truth).float().mean()), 3),
+            "accuracy": _hit_rate(predicted, truth),
             # how far chance alone moves the accuracy of this many clips (118 of 128, 92%: 86-96%)
             "interval_95": [round(x, 3) for x in wilson_interval(int((predicted == truth).sum()), len(truth))],
             "chance": round(1 / len(titles), 3),
@@ -224,8 +223,12 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
 
 def _accuracy_by_title(predicted: torch.Tensor, truth: torch.Tensor, titles: list[str]) -> dict[str, float]:
     """Each title's share of its clips predicted as itself; titles without clips are left out."""
-    return {t: round(float((predicted[truth == k] == k).float().mean()), 3)
-            for k, t in enumerate(titles) if (truth == k).any()}  # fmt: skip
+    return {t: _hit_rate(predicted[truth == k], truth[truth == k]) for k, t in enumerate(titles) if (truth == k).any()}
+
+
+def _hit_rate(predicted: torch.Tensor, truth: torch.Tensor) -> float:
+    """The share of predictions equal to the truth, to three places."""
+    return round(float((predicted == truth).float().mean()), 3)
 
 
 def wilson_interval(hits: int, n: int, level: float = 0.95) -> tuple[float, float]:
