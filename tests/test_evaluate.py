@@ -19,9 +19,11 @@ from cinefoundry.evaluate import (
     clip_logits,
     frame_features,
     frechet_distance,
+    judge_features,
     judge_predictions,
     judged_accuracy,
     judged_probs,
+    logits_of_features,
     mean_clip_baseline,
     memorisation_report,
     nearest_frame_distance,
@@ -204,6 +206,8 @@ def test_classifier_outputs_and_any_frame_size(trained: tuple[TitleClassifier, f
     videos = _rand_clips((2, 3, 4, 32, 32), 12)
     per_frame = model(videos.transpose(1, 2).flatten(0, 1)).detach()  # (8, 4)
     assert torch.allclose(clip_logits(model, videos), per_frame.view(2, 4, 4).mean(1), atol=1e-5)
+    from_features = logits_of_features(model, frame_features(model, videos), 2)  # the head alone, no second look
+    assert torch.equal(from_features, clip_logits(model, videos))
 
 
 def test_classifier_training_is_seeded_and_leaves_the_global_rng_alone() -> None:
@@ -227,7 +231,9 @@ def test_judges_are_classifiers_of_their_own_seeds_averaging_their_probabilities
     probs = [clip_logits(j, clips).softmax(1) for j in judges]
     assert torch.allclose(judged_probs(judges, clips), (probs[0] + probs[1] + probs[2]) / 3, atol=1e-6)
     assert judged_accuracy(judges[:1], videos, labels) == accuracy(judges[0], videos, labels)
-    together, each = judge_predictions(judges, clips)  # one look per judge gives both kinds of verdict
+    features = judge_features(judges, clips)  # one look per judge gives both kinds of verdict, and its FD features
+    assert [torch.equal(f, frame_features(j, clips)) for f, j in zip(features, judges, strict=True)] == [True] * 3
+    together, each = judge_predictions(judges, features, len(clips))
     assert torch.equal(together, judged_probs(judges, clips).argmax(1))
     assert [torch.equal(e, clip_logits(j, clips).argmax(1)) for e, j in zip(each, judges, strict=True)] == [True] * 3
 

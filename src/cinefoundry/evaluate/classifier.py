@@ -170,11 +170,13 @@ def frame_features(model: TitleClassifier, videos: Tensor) -> Tensor:
 
 def clip_logits(model: TitleClassifier, videos: Tensor) -> Tensor:
     """Title logits (N, num_classes) of each clip: the mean of its frames' logits."""
-    n, f = videos.shape[0], videos.shape[2]
-    frames = _frames(videos)
+    return logits_of_features(model, frame_features(model, videos), len(videos))
+
+
+def logits_of_features(model: TitleClassifier, features: Tensor, clips: int) -> Tensor:
+    """`clip_logits` of `clips` clips from their frames' `frame_features`, without running the conv body again."""
     with _evaluating(model):
-        logits = torch.cat([model(chunk) for chunk in frames.split(_EVAL_CHUNK)])
-    return logits.view(n, f, -1).mean(1)
+        return model.head(features).view(clips, -1, model.num_classes).mean(1)
 
 
 def train_judges(videos: Tensor, labels: Tensor | Sequence[int], num_classes: int, count: int, steps: int = 200,
@@ -193,10 +195,17 @@ def judged_probs(judges: Sequence[TitleClassifier], videos: Tensor) -> Tensor:
     return _probs_per_judge(judges, videos).mean(0)
 
 
-def judge_predictions(judges: Sequence[TitleClassifier], videos: Tensor) -> tuple[Tensor, Tensor]:
-    """Each clip's title by the judges together (N,), as `judged_probs` picks it, and by each judge alone (J, N),
-    as `accuracy` does: every judge looks at the clips once."""
-    probs = _probs_per_judge(judges, videos)
+def judge_features(judges: Sequence[TitleClassifier], videos: Tensor) -> list[Tensor]:
+    """Each judge's `frame_features` of `videos`: one look per judge, for its verdicts and its catalog FD."""
+    return [frame_features(j, videos) for j in judges]
+
+
+def judge_predictions(
+    judges: Sequence[TitleClassifier], features: Sequence[Tensor], clips: int
+) -> tuple[Tensor, Tensor]:
+    """Each of `clips` clips' title by the judges together (N,), as `judged_probs` picks it, and by each judge alone
+    (J, N), as `accuracy` does, from the judges' `judge_features` of the clips."""
+    probs = torch.stack([logits_of_features(j, f, clips).softmax(1) for j, f in zip(judges, features, strict=True)])
     return probs.mean(0).argmax(1), probs.argmax(2)
 
 

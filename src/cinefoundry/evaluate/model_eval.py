@@ -23,8 +23,7 @@ from cinefoundry.core.progress import SILENT, Reporter
 from cinefoundry.dataset.build import latest_version
 from cinefoundry.dataset.samples import Windows, WindowSpec, load_windows
 from cinefoundry.evaluate.classifier import (
-    TitleClassifier,
-    frame_features,
+    judge_features,
     judge_predictions,
     train_judges,
 )
@@ -41,7 +40,7 @@ from cinefoundry.train.stages import to_video
 from cinefoundry.workspace import Workspace
 
 SIGMA_GRID = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-Labelled = tuple[torch.Tensor, list[int]]  # clips and their title indices
+Labelled = tuple[list[torch.Tensor], list[int]]  # each clip's frame features (F, D) and the clips' title indices
 
 
 @dataclass(frozen=True)
@@ -177,7 +176,9 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
         on_step=reporter.step,
     )
     reporter.end()
-    predicted, predicted_each = judge_predictions(judges, generated)
+    # every judge looks at each set of clips once: its features give both its verdicts and its catalog FD
+    gen_f, train_f, held_f = (judge_features(judges, v) for v in (generated, train_v, held_v))
+    predicted, predicted_each = judge_predictions(judges, gen_f, len(generated))
     truth = torch.tensor(labels)
     per_judge = [_hit_rate(p, truth) for p in predicted_each]
     per_title = _accuracy_by_title(predicted, truth, titles)
@@ -185,10 +186,11 @@ def _catalog_metrics(bundle: ModelBundle, train_w: Windows, held_w: Windows, set
     confusion = {t: {u: int(((truth == k) & (predicted == j)).sum()) for j, u in enumerate(titles)}
                  for k, t in enumerate(titles)}  # fmt: skip
 
-    fds = [_catalog_fd(j, (generated, labels), (train_v, train_labels.tolist()), (held_v, held_labels.tolist()),
-                       settings.seed) for j in judges]  # fmt: skip
+    fds = [_catalog_fd((_per_clip(g, len(generated)), labels), (_per_clip(t, len(train_v)), train_labels.tolist()),
+                       (_per_clip(h, len(held_v)), held_labels.tolist()), settings.seed)
+           for g, t, h in zip(gen_f, train_f, held_f, strict=True)]  # fmt: skip
     memo = memorisation_report(generated, train_v, held_v)
-    held_pred, held_pred_each = judge_predictions(judges, held_v)
+    held_pred, held_pred_each = judge_predictions(judges, held_f, len(held_v))
     # what the judges make of real clips, title by title: a generator whose clips looked exactly like the held-out
     # ones would be recognised about as often as their mean over titles (the demo's judges: 81%, RESULTS.md)
     held_per_title = {t: {"clips": int((held_labels == titles.index(t)).sum()), "accuracy": a}
@@ -241,15 +243,14 @@ def wilson_interval(hits: int, n: int, level: float = 0.95) -> tuple[float, floa
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def _catalog_fd(judge: TitleClassifier, generated: Labelled, train: Labelled, held: Labelled,
-                seed: int) -> dict[str, Any]:  # fmt: skip
+def _per_clip(features: torch.Tensor, clips: int) -> list[torch.Tensor]:
+    """Frame features (N*F, D), clip-major, as one (F, D) tensor per clip."""
+    return list(features.view(clips, -1, features.shape[-1]))
+
+
+def _catalog_fd(generated: Labelled, train: Labelled, held: Labelled, seed: int) -> dict[str, Any]:
     """Catalog FD in one judge's feature space: generated and training clips against the held-out ones."""
-
-    def feats(v: torch.Tensor) -> list[torch.Tensor]:
-        f = frame_features(judge, v)
-        return list(f.view(len(v), -1, f.shape[-1]))
-
-    (gen_f, labels), (train_f, train_t), (held_f, held_t) = ((feats(v), t) for v, t in (generated, train, held))
+    (gen_f, labels), (train_f, train_t), (held_f, held_t) = generated, train, held
     # The prompts ask for every title equally, the held-out clips come in the catalog's mix: each side is
     # drawn in the held-out clips' title mix, so FD measures how the titles look, not how many there are.
     gen = bootstrap_fd(gen_f, held_f, seed=seed, groups=(labels, held_t))
