@@ -516,6 +516,27 @@ def test_a_time_budget_trains_at_least_the_stages_min_steps(tmp_path: Path) -> N
     assert run(45, 60, "c") == 45
 
 
+def test_the_ema_weights_are_returned_and_the_live_weights_kept(tmp_path: Path) -> None:
+    """`ema_state_dict` gives the averaged weights, not the live ones, and training goes on from the live ones.
+    On a CPU a state dict's tensors are the parameters themselves: without a copy both were the live weights."""
+    from cinefoundry.train.loop import StageSpec, TrainingLoop
+    from cinefoundry.train.parallel import Parallel
+
+    def loss(m: torch.nn.Module, idx: torch.Tensor, part: slice, gen: torch.Generator) -> torch.Tensor:
+        return (m(torch.randn(len(idx), 4, generator=gen)) - 3).pow(2).mean()
+
+    spec = StageSpec("ema", steps=30, batch=4, lr=0.05, ema_decay=0.9)
+    model = torch.nn.Linear(4, 1)
+    loop = TrainingLoop(spec, model, loss, 64, Parallel(), tmp_path)
+    loop.run()
+    live = {k: v.clone() for k, v in model.state_dict().items()}
+    averaged = loop.ema_state_dict()
+    expected = dict(zip(live, loop.ema, strict=True))  # Linear's parameters in state-dict order
+    assert all(torch.equal(averaged[k], expected[k]) for k in live)
+    assert not torch.equal(averaged["bias"], live["bias"])  # the EMA lags the live weights
+    assert all(torch.equal(model.state_dict()[k], live[k]) for k in live)
+
+
 def test_a_model_samples_with_its_recipes_sampling_shift(tmp_path: Path) -> None:
     """A recipe's sample_shift (set apart from the training shift, as Wan's) is the saved scheduler's shift,
     and a recipe read back from a model folder keeps it (older folders without one sample at the training shift)."""
