@@ -35,6 +35,9 @@ REELS, ELEMENTS_PER_REEL = 1, 8
 # the library's windows that start black are mostly the ends of bursts of sparks (77 of them, against 7 explosion
 # onsets). After 1800 steps of the same fine-tune, 12 of 12 seeds grew a fireball from black (3.9-9.3% opaque, about
 # the library's own onsets); on another demo model, 11 of 12 seeds of the demo's prompt (RESULTS.md, 2026-12-04)
+# Those were the final weights. The fine-tune inherits the recipe's EMA, whose warm-up weighs step k of n about as
+# (k/n)^8: centred ~180 steps before the end, under 0.2% from the first half, so it never reaches back to the demo
+# model. With it the demo's element keyed 29% clear, 29% opaque (RESULTS.md, 2026-12-04)
 FINE_TUNE_SECONDS, FINE_TUNE_LR, FINE_TUNE_MIN_STEPS = 300, 2e-3, 1800
 
 
