@@ -6,11 +6,12 @@ embeddings (512 x 4096), bf16, batch 1:
   (a) plain: bf16 autocast, eager modules, `torch.optim.AdamW` (foreach), whole-clip timestep;
   (b) ours: cinefoundry's `TrainingLoop` with the flow-matching loss, per-token timesteps and conditioning
       masks, per-block `torch.compile`, fused AdamW, EMA.
-Reported: samples/s, tokens/s, model FLOPs utilisation (the FLOPs of one training step as torch's FLOP counter
-counts them, over the GPU's dense bf16 peak), and (b)/(a). Goal: MFU >= 45% and >= 1.3x the plain step.
+Reported: samples/s, tokens/s, model FLOPs utilisation (a step's model FLOPs, counted by torch's FLOP counter
+with no recompute, over the GPU's datasheet dense bf16 peak), (b)/(a) and peak memory; a step that runs out of
+memory is reported as such and the other still runs. Goal: MFU >= 45% and >= 1.3x the plain step.
 Results go to RESULTS.md.
 
-Run on a GPU: python benchmarks/train_gpu.py [--steps 20] [--peak-tflops 989]
+Run on a GPU: python benchmarks/train_gpu.py [--steps 20] [--peak-tflops 989] [--checkpointing]
 `--smoke` runs both steps on the demo's small denoiser and tiny clips, on any device, and records nothing:
 it checks that the script works before a GPU's time is spent on it (tests/test_train_gpu_benchmark.py).
 """
@@ -66,17 +67,20 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def step_flops(model: torch.nn.Module, geo: Geometry, device: torch.device) -> float:
-    """FLOPs of one training step (forward and backward) as torch's FLOP counter counts them.
+def step_flops(geo: Geometry) -> float:
+    """Model FLOPs of one training step (forward and backward), counted by torch's FLOP counter.
 
     Counted, not estimated: 6 x params x tokens would also charge the video tokens for the cross-attention
     key/value and text-embedding weights, which only see the 512 text tokens (about 11% of Wan 1.3B's weights).
+    Counted on the meta device: shapes are all a count needs, so it costs no device memory or time, and there
+    attention runs as plain matmuls. The fused kernels a GPU runs recompute Q K^T in their backward, which torch's
+    formulas for them count (5 matmuls back for 2 forward): work done, but not model FLOPs, as MFU defines them.
     """
-    x = torch.randn(1, *geo.latent, device=device)
-    text = torch.randn(1, *geo.text, device=device)
-    with FlopCounterMode(display=False) as counter, torch.autocast(device.type, dtype=torch.bfloat16):
-        model(x, torch.full((1,), 500.0, device=device), text, return_dict=False)[0].float().mean().backward()
-    model.zero_grad(set_to_none=True)
+    with torch.device("meta"):
+        model = geo.build()
+        x, text = torch.randn(1, *geo.latent), torch.randn(1, *geo.text)
+        with FlopCounterMode(display=False) as counter:
+            model(x, torch.full((1,), 500.0), text, return_dict=False)[0].float().mean().backward()
     return float(counter.get_total_flops())
 
 
@@ -131,29 +135,57 @@ def our_steps(model: torch.nn.Module, geo: Geometry, steps: int, device: torch.d
     return sum(gaps) / len(gaps)
 
 
-def measure(geo: Geometry, steps: int, device: torch.device) -> list[tuple[str, float, float]]:
-    """(name, seconds per step, FLOPs per step) of the plain step and ours, each on a fresh model."""
+@dataclass(frozen=True)
+class Row:
+    """One step's timing: seconds per step (None when it ran out of memory) and peak device memory."""
+
+    name: str
+    seconds: float | None
+    peak_gib: float | None
+
+
+def measure(geo: Geometry, steps: int, device: torch.device, checkpointing: bool) -> list[Row]:
+    """The plain step and ours, each on a fresh model; a step that runs out of memory is a row that says so."""
     rows = []
     for name, run in (("plain diffusers step", plain_steps), ("cinefoundry TrainingLoop", our_steps)):
         torch.manual_seed(0)
-        model = geo.build().to(device)
-        flops = step_flops(model, geo, device)
-        rows.append((name, run(model, geo, steps, device), flops))
+        with device:  # built where it trains: initialising 1.4 B weights on the CPU takes a minute
+            model = geo.build()
+        if checkpointing:
+            model.enable_gradient_checkpointing()
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        try:
+            seconds = run(model, geo, steps, device)
+        except torch.OutOfMemoryError:
+            seconds = None  # the other step may still fit: its row is worth the time already spent
+        peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
+        rows.append(Row(name, seconds, peak))
         del model
         if device.type == "cuda":
             torch.cuda.empty_cache()
     return rows
 
 
-def table(rows: list[tuple[str, float, float]], tokens: int, peak_tflops: float) -> list[str]:
-    """The markdown rows: s/step, samples/s, tokens/s, MFU and speed against the first (plain) row."""
-    base = rows[0][1]
-    lines = ["| step | s/step | samples/s | tokens/s | TFLOP/step | MFU | speed vs plain |", "|---" * 7 + "|"]
-    for name, sec, flops in rows:
+def table(rows: list[Row], flops: float, tokens: int, peak_tflops: float) -> list[str]:
+    """The markdown rows: s/step, samples/s, tokens/s, MFU, speed against the first (plain) row, peak memory."""
+    header = "| step | s/step | samples/s | tokens/s | TFLOP/step | MFU | speed vs plain | peak GiB |"
+    lines = [header, "|---" * 8 + "|"]
+    base = rows[0].seconds
+    for row in rows:
+        peak = "-" if row.peak_gib is None else f"{row.peak_gib:.1f}"
+        sec = row.seconds
+        if sec is None:
+            lines.append(f"| {row.name} | out of memory | | | {flops / 1e12:.1f} | | | {peak} |")
+            continue
         mfu = flops / sec / (peak_tflops * 1e12)
-        lines.append(f"| {name} | {sec:.3f} | {1 / sec:.2f} | {tokens / sec:,.0f} | {flops / 1e12:.1f} | {mfu:.1%} "
-                     f"| {base / sec:.2f}x |")  # fmt: skip
+        speed = "-" if base is None else f"{base / sec:.2f}x"
+        lines.append(f"| {row.name} | {sec:.3f} | {1 / sec:.2f} | {tokens / sec:,.0f} | {flops / 1e12:.1f} | {mfu:.1%} "
+                     f"| {speed} | {peak} |")  # fmt: skip
     return lines
+
+
+CHECKPOINTED = ", gradient checkpointing (its recompute is not counted in MFU)"
 
 
 def main() -> None:
@@ -161,21 +193,22 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak (H100/H200 SXM: 989)")
     parser.add_argument("--smoke", action="store_true", help="tiny model and clips on any device; records nothing")
+    parser.add_argument("--checkpointing", action="store_true", help="gradient checkpointing in both steps")
     args = parser.parse_args()
     if not args.smoke and not torch.cuda.is_available():
         raise SystemExit("train_gpu.py needs a CUDA GPU (--smoke runs a tiny check anywhere)")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cuda.matmul.allow_tf32 = True
     geo = SMOKE if args.smoke else WAN_1_3B
-    lines = table(measure(geo, args.steps, device), geo.tokens, args.peak_tflops)
+    lines = table(measure(geo, args.steps, device, args.checkpointing), step_flops(geo), geo.tokens, args.peak_tflops)
     if args.smoke:
         print("\n".join(lines))
         return
     c, f, h, w = geo.latent
     record("\n".join([
         f"## train_gpu ({geo.recipe} geometry, latents {c}x{f}x{h}x{w} = {geo.tokens:,} tokens, text "
-        f"{geo.text[0]}x{geo.text[1]}, bf16, batch 1), {dt.date.today()}, {machine()}, {torch.cuda.get_device_name()}, "
-        f"torch {torch.__version__}, peak {args.peak_tflops:g} TFLOP/s",
+        f"{geo.text[0]}x{geo.text[1]}, bf16, batch 1{CHECKPOINTED if args.checkpointing else ''}), {dt.date.today()}, "
+        f"{machine()}, {torch.cuda.get_device_name()}, torch {torch.__version__}, peak {args.peak_tflops:g} TFLOP/s",
         "",
         *lines,
     ]) + "\n")  # fmt: skip

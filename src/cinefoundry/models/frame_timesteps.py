@@ -49,7 +49,10 @@ class SwapRopeAttnProcessor(WanAttnProcessor):
         value = value.unflatten(2, (attn.heads, -1))
         if rotary_emb is not None:
             cos, sin = rotary_emb  # repeated per pair: (cos a, cos a, cos b, cos b, ...)
-            signed_sin = sin * torch.tensor([-1.0, 1.0], device=sin.device, dtype=sin.dtype).repeat(sin.shape[-1] // 2)
+            # (-sin a, sin a, -sin b, ...) from on-device ops: a tensor built here would be a host-to-device copy,
+            # which on a GPU stalls every eager attention call
+            pairs = sin.unflatten(-1, (-1, 2))
+            signed_sin = torch.stack((-pairs[..., 0], pairs[..., 1]), dim=-1).flatten(-2)
             query, key = _rotate(query, cos, signed_sin), _rotate(key, cos, signed_sin)
         parallel = self._parallel_config if encoder_hidden_states is None else None  # as diffusers: self-attention
         out = dispatch_attention_fn(query, key, value, attn_mask=attention_mask, dropout_p=0.0, is_causal=False,
