@@ -12,6 +12,7 @@ memory is reported as such and the other still runs. Goal: MFU >= 45% and >= 1.3
 Results go to RESULTS.md.
 
 Run on a GPU: python benchmarks/train_gpu.py [--steps 20] [--peak-tflops 989] [--checkpointing]
+    [--attention default|cudnn|flash|efficient]
 `--smoke` runs both steps on the demo's small denoiser and tiny clips, on any device, and records nothing:
 it checks that the script works before a GPU's time is spent on it (tests/test_train_gpu_benchmark.py).
 """
@@ -19,6 +20,7 @@ it checks that the script works before a GPU's time is spent on it (tests/test_t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import itertools
 import tempfile
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import torch
 from common import machine, record
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from cinefoundry.models.recipes import get_recipe
@@ -186,6 +189,9 @@ def table(rows: list[Row], flops: float, tokens: int, peak_tflops: float) -> lis
 
 
 CHECKPOINTED = ", gradient checkpointing (its recompute is not counted in MFU)"
+# torch's own choice on Hopper is FlashAttention-2; cuDNN's kernel is the one to time against it there
+ATTENTION = {"cudnn": SDPBackend.CUDNN_ATTENTION, "flash": SDPBackend.FLASH_ATTENTION,
+             "efficient": SDPBackend.EFFICIENT_ATTENTION}  # fmt: skip
 
 
 def main() -> None:
@@ -194,20 +200,26 @@ def main() -> None:
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak (H100/H200 SXM: 989)")
     parser.add_argument("--smoke", action="store_true", help="tiny model and clips on any device; records nothing")
     parser.add_argument("--checkpointing", action="store_true", help="gradient checkpointing in both steps")
+    parser.add_argument("--attention", choices=["default", *ATTENTION], default="default",
+                        help="the attention kernel of both steps (default: torch's choice)")  # fmt: skip
     args = parser.parse_args()
     if not args.smoke and not torch.cuda.is_available():
         raise SystemExit("train_gpu.py needs a CUDA GPU (--smoke runs a tiny check anywhere)")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cuda.matmul.allow_tf32 = True
     geo = SMOKE if args.smoke else WAN_1_3B
-    lines = table(measure(geo, args.steps, device, args.checkpointing), step_flops(geo), geo.tokens, args.peak_tflops)
+    kernel = sdpa_kernel([ATTENTION[args.attention]]) if args.attention in ATTENTION else contextlib.nullcontext()
+    with kernel:
+        rows = measure(geo, args.steps, device, args.checkpointing)
+    lines = table(rows, step_flops(geo), geo.tokens, args.peak_tflops)
     if args.smoke:
         print("\n".join(lines))
         return
     c, f, h, w = geo.latent
     record("\n".join([
         f"## train_gpu ({geo.recipe} geometry, latents {c}x{f}x{h}x{w} = {geo.tokens:,} tokens, text "
-        f"{geo.text[0]}x{geo.text[1]}, bf16, batch 1{CHECKPOINTED if args.checkpointing else ''}), {dt.date.today()}, "
+        f"{geo.text[0]}x{geo.text[1]}, bf16, batch 1{CHECKPOINTED if args.checkpointing else ''}, attention "
+        f"{args.attention}), {dt.date.today()}, "
         f"{machine()}, {torch.cuda.get_device_name()}, torch {torch.__version__}, peak {args.peak_tflops:g} TFLOP/s",
         "",
         *lines,

@@ -12,12 +12,26 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def test_train_gpu_smoke_run_compiles_our_blocks_and_reports_both_steps() -> None:
+def bench_module():
+    """benchmarks/train_gpu.py as a module (benchmarks/ is not a package)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import train_gpu
+    finally:
+        sys.path.remove(str(BENCH))
+    return train_gpu
+
+
+@pytest.mark.parametrize("options", [[], ["--checkpointing"]], ids=["plain", "checkpointing"])
+def test_train_gpu_smoke_run_compiles_our_blocks_and_reports_both_steps(options: list[str]) -> None:
     results = (BENCH / "RESULTS.md").read_bytes()
-    done = subprocess.run([sys.executable, "train_gpu.py", "--smoke", "--steps", "2", "--peak-tflops", "1"],
+    done = subprocess.run([sys.executable, "train_gpu.py", "--smoke", "--steps", "2", "--peak-tflops", "1", *options],
                           cwd=BENCH, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     row = re.compile(r"^\| ([a-zA-Z ]+) \| ([\d.]+) \|.*\| ([\d.]+) \| ([\d.]+)% \|", re.M)
@@ -28,21 +42,34 @@ def test_train_gpu_smoke_run_compiles_our_blocks_and_reports_both_steps() -> Non
     assert (BENCH / "RESULTS.md").read_bytes() == results  # a smoke run records nothing
 
 
+def test_a_step_that_runs_out_of_memory_is_reported_and_the_other_still_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mocked: a CPU cannot run out of GPU memory, so the plain step raises torch's OutOfMemoryError itself."""
+    bench = bench_module()
+
+    def out_of_memory(*_args) -> float:
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(bench, "plain_steps", out_of_memory)
+    rows = bench.measure(bench.SMOKE, 1, torch.device("cpu"), checkpointing=False)
+    assert [r.seconds is None for r in rows] == [True, False] and rows[1].seconds > 0
+    lines = bench.table(rows, flops=2e12, tokens=1000, peak_tflops=1)
+    assert lines[2] == "| plain diffusers step | out of memory | | | 2.0 | | | - |"
+    sec = rows[1].seconds
+    assert lines[3] == (f"| cinefoundry TrainingLoop | {sec:.3f} | {1 / sec:.2f} | {1000 / sec:,.0f} | 2.0 | "
+                        f"{2 / sec:.1%} | - | - |")  # fmt: skip
+
+
 def test_step_flops_counts_each_weight_on_the_tokens_it_sees() -> None:
     """The MFU numerator, checked against a count by hand: block weights on the video tokens (forward 2, backward
     4 FLOPs per weight and token), cross-attention keys/values and the text embedder on the text tokens only,
     the patch embedding without an input gradient, attention 4 T (T + L) width per layer forward, 2x that back.
     Counted on the meta device, where attention is plain matmuls: no fused kernel's recompute is counted."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        import torch
-        from train_gpu import SMOKE, step_flops
-    finally:
-        sys.path.remove(str(BENCH))
+    bench = bench_module()
+    smoke = bench.SMOKE
     torch.manual_seed(0)
-    model = SMOKE.build()
-    counted = step_flops(SMOKE)
-    tokens, text_tokens = SMOKE.tokens, SMOKE.text[0]
+    model = smoke.build()
+    counted = bench.step_flops(smoke)
+    tokens, text_tokens = smoke.tokens, smoke.text[0]
 
     def weights(keep) -> int:
         return sum(p.numel() for n, p in model.named_parameters() if p.ndim == 2 and keep(n))
