@@ -216,8 +216,9 @@ RECIPES: dict[str, Recipe] = {
             shift=2.0,
             # the numbers above were measured on the final weights: until 2026-12-04 a CPU run's EMA was the live
             # weights (a state-dict alias). A true EMA lifted the two seeds that missed 90% (seed 2: 86.7-88.3% ->
-            # 90.6%, seed 3: 89.8% -> 94.5%). The warm-up (1+s)/(10+s) holds the decay near 0.996 at the ~2100
-            # steps run here, so 0.995 and 0.999 barely differ (RESULTS.md, 2026-12-04, twelfth session)
+            # 90.6%, seed 3: 89.8% -> 94.5%); nine seeds of ten clear both bars (86.7-98.4%, FD 1.15-1.44). The
+            # warm-up (1+s)/(10+s) holds the decay near 0.996 at the 2000-2600 steps run here, so 0.995 and 0.999
+            # barely differ (RESULTS.md, 2026-12-04, twelfth session)
             ema_decay=0.999,
         ),
         # with the training shift, guidance 5 recognises as well as 6 (92-95% on three seeds) at the same FD ratio;
