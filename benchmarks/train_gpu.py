@@ -5,14 +5,18 @@ latents (21 x 60 x 104 after the Wan VAE; 32,760 tokens with patch 1x2x2) with r
 embeddings (512 x 4096), bf16, batch 1:
   (a) plain: bf16 autocast, eager modules, `torch.optim.AdamW` (foreach), whole-clip timestep;
   (b) ours: cinefoundry's `TrainingLoop` with the flow-matching loss, per-token timesteps and conditioning
-      masks, per-block `torch.compile`, fused AdamW, EMA.
+      masks, per-block `torch.compile`, fused AdamW, EMA, set up by train/kernels.py as training sets it up.
+Each attention kernel asked for (diffusers' backends; by default torch's own choice, the training default) gets
+both rows. Before the timing, each kernel's output and gradients are checked against a float64 reference.
+At 32,760 tokens the plain step fits an H200 (139 GiB) only with gradient checkpointing; ours fits without,
+so one session times both checkpointed, then ours alone without (`--rows ours`): benchmarks/gpu_session.sh.
 Reported: samples/s, tokens/s, model FLOPs utilisation (a step's model FLOPs, counted by torch's FLOP counter
-with no recompute, over the GPU's datasheet dense bf16 peak), (b)/(a) and peak memory; a step that runs out of
-memory is reported as such and the other still runs. Goal: MFU >= 45% and >= 1.3x the plain step.
-Results go to RESULTS.md.
+with no recompute, over the GPU's datasheet dense bf16 peak), speed against (a) with torch's own kernel, and
+peak memory; a step that fails (out of memory, say) is reported as such and the others still run.
+Goal: MFU >= 45% and >= 1.3x the plain step. Results go to RESULTS.md.
 
 Run on a GPU: python benchmarks/train_gpu.py [--steps 20] [--peak-tflops 989] [--checkpointing]
-    [--attention default|cudnn|flash|efficient]
+    [--attention native _native_cudnn ...] [--rows plain ours] [--profile]
 `--smoke` runs both steps on the demo's small denoiser and tiny clips, on any device, and records nothing:
 it checks that the script works before a GPU's time is spent on it (tests/test_train_gpu_benchmark.py).
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import itertools
 import tempfile
 import time
@@ -30,10 +35,11 @@ from pathlib import Path
 
 import torch
 from common import machine, record
-from torch.nn.attention import SDPBackend, sdpa_kernel
+from diffusers.models.attention_dispatch import AttentionBackendName, dispatch_attention_fn
 from torch.utils.flop_counter import FlopCounterMode
 
 from cinefoundry.models.recipes import get_recipe
+from cinefoundry.train.kernels import NATIVE, prepare_denoiser
 from cinefoundry.train.loop import StageSpec, TrainingLoop
 from cinefoundry.train.parallel import Parallel
 from cinefoundry.train.stages import denoiser_loss_fn
@@ -111,19 +117,23 @@ def plain_steps(model: torch.nn.Module, geo: Geometry, steps: int, device: torch
     return sum(times) / len(times)
 
 
-def our_steps(model: torch.nn.Module, geo: Geometry, steps: int, device: torch.device) -> float:
-    """Seconds per step of cinefoundry's training loop (compiled blocks, fused AdamW, EMA)."""
-    for block in model.blocks:
-        block.compile()
+def our_steps(model: torch.nn.Module, geo: Geometry, steps: int, device: torch.device, profile: bool = False) -> float:
+    """Seconds per step of cinefoundry's training loop (fused AdamW, EMA; blocks compiled by `measure`).
+    `profile`: two more steps under torch's profiler, left out of the timing, and its table of kernels printed."""
     n = 4
     latents = torch.randn(n, *geo.latent)
     text = torch.randn(2, *geo.text)
     loss_fn = denoiser_loss_fn(latents, text, torch.ones(n, dtype=torch.long), get_recipe(geo.recipe).train, device)
-    spec = StageSpec("bench", steps + WARMUP, 1, 1e-4, ema_decay=0.9999, log_every=10**9,
+    spec = StageSpec("bench", steps + WARMUP + PROFILED * profile, 1, 1e-4, ema_decay=0.9999, log_every=10**9,
                      checkpoint_every=10**9, precision="bf16")  # fmt: skip
     loop = TrainingLoop(spec, model, loss_fn, n, Parallel(device=device), Path(tempfile.mkdtemp()))
     loop.save = lambda _elapsed: None  # the final checkpoint (20 GB at 1.3B) is not part of a step
     stamps = []
+    activities = [torch.profiler.ProfilerActivity.CPU] + [torch.profiler.ProfilerActivity.CUDA] * (
+        device.type == "cuda"
+    )
+    schedule = torch.profiler.schedule(wait=steps + WARMUP - 1, warmup=1, active=PROFILED, repeat=1)
+    profiler = torch.profiler.profile(activities=activities, schedule=schedule) if profile else None
 
     class Clock:
         def begin(self, *_a) -> None: ...
@@ -131,67 +141,120 @@ def our_steps(model: torch.nn.Module, geo: Geometry, steps: int, device: torch.d
         def step(self, *_a) -> None:
             sync(device)
             stamps.append(time.perf_counter())
+            if profiler is not None:
+                profiler.step()
 
     loop.reporter = Clock()
-    loop.run()
-    gaps = [b - a for a, b in itertools.pairwise(stamps[WARMUP - 1 :])]
+    with profiler or contextlib.nullcontext():
+        loop.run()
+    if profiler is not None:
+        key = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+        print(profiler.key_averages().table(sort_by=key, row_limit=30, max_name_column_width=90), flush=True)
+    timed = stamps[WARMUP - 1 : WARMUP + steps]
+    gaps = [b - a for a, b in itertools.pairwise(timed)]
     return sum(gaps) / len(gaps)
 
 
 @dataclass(frozen=True)
 class Row:
-    """One step's timing: seconds per step (None when it ran out of memory) and peak device memory."""
+    """One step's timing: seconds per step (None when it failed, with the reason) and peak device memory."""
 
     name: str
+    attention: str
     seconds: float | None
     peak_gib: float | None
+    failed: str = ""
 
 
-def measure(geo: Geometry, steps: int, device: torch.device, checkpointing: bool) -> list[Row]:
-    """The plain step and ours, each on a fresh model; a step that runs out of memory is a row that says so."""
+STEPS = {"plain": ("plain diffusers step", plain_steps), "ours": ("cinefoundry TrainingLoop", our_steps)}
+PROFILED = 2  # steps under the profiler (--profile)
+
+
+def measure(geo: Geometry, steps: int, device: torch.device, checkpointing: bool,
+            attention: tuple[str, ...] = (NATIVE,), which: tuple[str, ...] = tuple(STEPS),
+            profile: bool = False) -> list[Row]:  # fmt: skip
+    """The plain step and ours (`which`) for each attention kernel, each on a fresh model; a step that fails is a
+    row that says why, and the others still run (their rows are worth the time already spent)."""
     rows = []
-    for name, run in (("plain diffusers step", plain_steps), ("cinefoundry TrainingLoop", our_steps)):
-        torch.manual_seed(0)
-        with device:  # built where it trains: initialising 1.4 B weights on the CPU would spend device time
-            model = geo.build()
-        if checkpointing:
-            model.enable_gradient_checkpointing()
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        try:
-            seconds = run(model, geo, steps, device)
-        except torch.OutOfMemoryError:
-            seconds = None  # the other step may still fit: its row is worth the time already spent
-        peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
-        rows.append(Row(name, seconds, peak))
-        del model
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+    for backend in attention:
+        for key in which:
+            name, run = STEPS[key]
+            ours = key == "ours"
+            if ours and profile:
+                run = functools.partial(our_steps, profile=True)
+            torch.manual_seed(0)
+            torch._dynamo.reset()  # each row compiles afresh: no row inherits another's graphs or guards
+            with device:  # built where it trains: initialising 1.4 B weights on the CPU would spend device time
+                model = geo.build()
+            if checkpointing:
+                model.enable_gradient_checkpointing()
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            seconds, failed = None, ""
+            try:
+                prepare_denoiser(model, backend, compile_blocks=ours, device=device)
+                seconds = run(model, geo, steps, device)
+            except torch.OutOfMemoryError:
+                failed = "out of memory"
+            except Exception as exc:  # a kernel or compiler failure is a result here
+                failed = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+            peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
+            rows.append(Row(name, backend, seconds, peak, failed))
+            print(rows[-1], flush=True)  # a run cut short still shows what it measured
+            del model
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
     return rows
 
 
 def table(rows: list[Row], flops: float, tokens: int, peak_tflops: float) -> list[str]:
-    """The markdown rows: s/step, samples/s, tokens/s, MFU, speed against the first (plain) row, peak memory."""
-    header = "| step | s/step | samples/s | tokens/s | TFLOP/step | MFU | speed vs plain | peak GiB |"
-    lines = [header, "|---" * 8 + "|"]
-    base = rows[0].seconds
+    """The markdown rows: s/step, samples/s, tokens/s, MFU, speed against the first plain row that ran, peak GiB."""
+    header = "| step | attention | s/step | samples/s | tokens/s | TFLOP/step | MFU | speed vs plain | peak GiB |"
+    lines = [header, "|---" * 9 + "|"]
+    base = next((r.seconds for r in rows if r.name == STEPS["plain"][0] and r.seconds), None)
     for row in rows:
         peak = "-" if row.peak_gib is None else f"{row.peak_gib:.1f}"
         sec = row.seconds
         if sec is None:
-            lines.append(f"| {row.name} | out of memory | | | {flops / 1e12:.1f} | | | {peak} |")
+            lines.append(f"| {row.name} | {row.attention} | {row.failed} | | | {flops / 1e12:.1f} | | | {peak} |")
             continue
         mfu = flops / sec / (peak_tflops * 1e12)
         speed = "-" if base is None else f"{base / sec:.2f}x"
-        lines.append(f"| {row.name} | {sec:.3f} | {1 / sec:.2f} | {tokens / sec:,.0f} | {flops / 1e12:.1f} | {mfu:.1%} "
-                     f"| {speed} | {peak} |")  # fmt: skip
+        lines.append(f"| {row.name} | {row.attention} | {sec:.3f} | {1 / sec:.2f} | {tokens / sec:,.0f} "
+                     f"| {flops / 1e12:.1f} | {mfu:.1%} | {speed} | {peak} |")  # fmt: skip
+    return lines
+
+
+def kernel_errors(attention: tuple[str, ...], device: torch.device, tokens: int, heads: int,
+                  head_dim: int) -> list[str]:  # fmt: skip
+    """Each kernel's output and gradients in bf16 against float64 attention, as relative errors ||x - ref|| /
+    ||ref|| (bf16 lands near 3e-3): a fast kernel that computes something else must not win the table."""
+    gen = torch.Generator(device).manual_seed(0)
+    q, k, v, up = (torch.randn(1, tokens, heads, head_dim, device=device, generator=gen) for _ in range(4))
+
+    def run(qkv: list[torch.Tensor], backend: str | None) -> list[torch.Tensor]:
+        qkv = [x.detach().requires_grad_() for x in qkv]
+        if backend is None:  # the reference: float64 through torch's math kernel, (B, H, S, D) layout
+            out = torch.nn.functional.scaled_dot_product_attention(*(x.transpose(1, 2) for x in qkv)).transpose(1, 2)
+        else:
+            out = dispatch_attention_fn(*qkv, backend=AttentionBackendName(backend))
+        out.backward(up.to(out.dtype))
+        return [out.detach().double()] + [x.grad.double() for x in qkv]
+
+    ref = run([x.double() for x in (q, k, v)], None)
+    lines = ["| attention | output | dq | dk | dv |", "|---" * 5 + "|"]
+    for backend in attention:
+        try:
+            got = run([x.bfloat16() for x in (q, k, v)], backend)
+            errors = [f"{((g - r).norm() / r.norm()).item():.1e}" for g, r in zip(got, ref, strict=True)]
+        except Exception as exc:  # reported; its timing rows will say the same
+            errors = [f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else ''}", "", "", ""]
+        lines.append(f"| {backend} | " + " | ".join(errors) + " |")
     return lines
 
 
 CHECKPOINTED = ", gradient checkpointing (its recompute is not counted in MFU)"
-# torch's own choice on Hopper is FlashAttention-2; cuDNN's kernel is the one to time against it there
-ATTENTION = {"cudnn": SDPBackend.CUDNN_ATTENTION, "flash": SDPBackend.FLASH_ATTENTION,
-             "efficient": SDPBackend.EFFICIENT_ATTENTION}  # fmt: skip
+CHECK_TOKENS = 4096  # the kernel check's sequence: float64 attention at 32k tokens would need 100 GiB
 
 
 def main() -> None:
@@ -200,18 +263,35 @@ def main() -> None:
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak (H100/H200 SXM: 989)")
     parser.add_argument("--smoke", action="store_true", help="tiny model and clips on any device; records nothing")
     parser.add_argument("--checkpointing", action="store_true", help="gradient checkpointing in both steps")
-    parser.add_argument("--attention", choices=["default", *ATTENTION], default="default",
-                        help="the attention kernel of both steps (default: torch's choice)")  # fmt: skip
+    parser.add_argument(
+        "--attention",
+        nargs="+",
+        choices=[b.value for b in AttentionBackendName],
+        metavar="BACKEND",
+        default=[NATIVE],
+        help="diffusers attention backends, each timed in both steps",
+    )
+    parser.add_argument(
+        "--rows",
+        nargs="+",
+        choices=list(STEPS),
+        default=list(STEPS),
+        help="which steps to time (the plain step at 32k tokens needs checkpointing to fit)",
+    )
+    parser.add_argument("--profile", action="store_true", help="print a kernel table of two more of our steps")
     args = parser.parse_args()
     if not args.smoke and not torch.cuda.is_available():
         raise SystemExit("train_gpu.py needs a CUDA GPU (--smoke runs a tiny check anywhere)")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cuda.matmul.allow_tf32 = True
+    attention = tuple(args.attention)
     geo = SMOKE if args.smoke else WAN_1_3B
     flops = step_flops(geo)  # first: it takes seconds, and must not fail after the minutes of timing
-    kernel = sdpa_kernel([ATTENTION[args.attention]]) if args.attention in ATTENTION else contextlib.nullcontext()
-    with kernel:
-        rows = measure(geo, args.steps, device, args.checkpointing)
+    cfg = get_recipe(geo.recipe).denoiser
+    checked = kernel_errors(attention, device, CHECK_TOKENS if not args.smoke else 64, cfg.num_attention_heads,
+                            cfg.attention_head_dim)  # fmt: skip
+    print("\n".join(checked), flush=True)
+    rows = measure(geo, args.steps, device, args.checkpointing, attention, tuple(args.rows), args.profile)
     lines = table(rows, flops, geo.tokens, args.peak_tflops)
     if args.smoke:
         print("\n".join(lines))
@@ -219,11 +299,15 @@ def main() -> None:
     c, f, h, w = geo.latent
     record("\n".join([
         f"## train_gpu ({geo.recipe} geometry, latents {c}x{f}x{h}x{w} = {geo.tokens:,} tokens, text "
-        f"{geo.text[0]}x{geo.text[1]}, bf16, batch 1{CHECKPOINTED if args.checkpointing else ''}, attention "
-        f"{args.attention}), {dt.date.today()}, "
-        f"{machine()}, {torch.cuda.get_device_name()}, torch {torch.__version__}, peak {args.peak_tflops:g} TFLOP/s",
+        f"{geo.text[0]}x{geo.text[1]}, bf16, batch 1{CHECKPOINTED if args.checkpointing else ''}), "
+        f"{dt.date.today()}, {machine()}, {torch.cuda.get_device_name()}, torch {torch.__version__}, "
+        f"peak {args.peak_tflops:g} TFLOP/s",
         "",
         *lines,
+        "",
+        f"Each kernel against float64 attention ({CHECK_TOKENS} tokens, relative error, bf16):",
+        "",
+        *checked,
     ]) + "\n")  # fmt: skip
 
 

@@ -333,12 +333,18 @@ def test_mirrored_latents_are_encoded_once_and_cached_apart(studio: Workspace) -
     assert rows() - before == added
 
 
-def test_a_bucket_or_vae_crop_the_vae_or_the_windows_cannot_make_is_refused_before_any_work(studio: Workspace) -> None:
+def test_a_bucket_crop_or_attention_kernel_the_run_cannot_use_is_refused_before_any_work(studio: Workspace) -> None:
+    fresh_run(studio)
     for bucket, words in (((8, 16, 32), "4k\\+1|2k\\+1"), ((17, 16, 32), "longer"), ((5, 12, 32), "multiples")):
         with pytest.raises(CinefoundryError, match=words):
             train_model(studio, TrainRequest("td", TINY.with_overrides(buckets=(bucket,)), name="badbucket"))
     with pytest.raises(CinefoundryError, match=r"vae_crop 12: .* multiple of 8"):
         train_model(studio, TrainRequest("td", TINY.with_overrides(vae_crop=12), name="badcrop"))
+    with pytest.raises(CinefoundryError, match="attention 'flash3': use one of native, "):
+        train_model(studio, TrainRequest("td", TINY.with_overrides(attention="flash3"), name="badkernel"))
+    with pytest.raises(CinefoundryError, match="'_native_cudnn' runs on CUDA GPUs only; this run is on cpu"):
+        train_model(studio, TrainRequest("td", TINY.with_overrides(attention="_native_cudnn"), name="badkernel"))
+    assert not (studio.home / "runs").exists() or not any((studio.home / "runs").iterdir())  # no stage began
 
 
 def test_a_dataset_without_enough_windows_for_the_batch_is_refused_clearly(studio: Workspace) -> None:
@@ -366,7 +372,7 @@ def test_a_denoisers_min_steps_outlast_its_time_budget(studio: Workspace) -> Non
     fresh_run(studio)
     recipe = TINY.with_overrides(steps=60, seconds=0.001, min_steps=30)
     report = train_model(studio, TrainRequest("td", recipe, name="floored"))
-    assert report.stages["denoiser"]["steps"] == 30
+    assert report.stages["denoiser"]["steps"] == 30 and report.stages["denoiser"]["attention"] == "native"
 
 
 def test_eval_measures_a_model_and_stores_the_numbers_in_the_registry(studio: Workspace) -> None:

@@ -34,12 +34,40 @@ def test_train_gpu_smoke_run_compiles_our_blocks_and_reports_both_steps(options:
     done = subprocess.run([sys.executable, "train_gpu.py", "--smoke", "--steps", "2", "--peak-tflops", "1", *options],
                           cwd=BENCH, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    row = re.compile(r"^\| ([a-zA-Z ]+) \| ([\d.]+) \|.*\| ([\d.]+) \| ([\d.]+)% \|", re.M)
+    row = re.compile(r"^\| ([a-zA-Z ]+) \| native \| ([\d.]+) \|.*\| ([\d.]+) \| ([\d.]+)% \|", re.M)
     rows = {m[0]: m[1:] for m in row.findall(done.stdout)}
     assert set(rows) == {"plain diffusers step", "cinefoundry TrainingLoop"}, done.stdout
     for seconds, tflop, mfu in rows.values():
         assert float(seconds) > 0 and float(tflop) >= 0 and float(mfu) >= 0
+    checked = re.search(r"^\| native \| ([\d.e-]+) \| ([\d.e-]+) \| ([\d.e-]+) \| ([\d.e-]+) \|$", done.stdout, re.M)
+    assert checked and all(0 < float(e) < 2e-2 for e in checked.groups()), done.stdout  # bf16 against float64
     assert (BENCH / "RESULTS.md").read_bytes() == results  # a smoke run records nothing
+
+
+def test_train_gpu_profiles_our_steps_on_request_and_keeps_the_profiled_ones_out_of_the_timing() -> None:
+    done = subprocess.run([sys.executable, "train_gpu.py", "--smoke", "--steps", "2", "--peak-tflops", "1", "--rows",
+                           "ours", "--profile"], cwd=BENCH, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Self CPU time total" in done.stdout and "ProfilerStep*" in done.stdout  # the kernel table
+    assert "| plain diffusers step |" not in done.stdout
+    assert re.search(r"^\| cinefoundry TrainingLoop \| native \| [\d.]+ \|.*\| - \| - \|$", done.stdout, re.M)
+
+
+def test_a_kernel_that_cannot_run_is_reported_in_the_check_and_the_table() -> None:
+    """cuDNN's attention on this CPU: the float64 check and both timing rows say it failed, and why."""
+    bench = bench_module()
+    lines = bench.kernel_errors(("native", "_native_cudnn"), torch.device("cpu"), tokens=32, heads=2, head_dim=8)
+    assert lines[2].startswith("| native | ") and "failed" not in lines[2]
+    assert lines[3].startswith("| _native_cudnn | failed: RuntimeError: ")
+    rows = bench.measure(bench.SMOKE, 1, torch.device("cpu"), False, ("_native_cudnn", "native"))
+    assert [(r.attention, r.seconds is None) for r in rows] == [("_native_cudnn", True)] * 2 + [("native", False)] * 2
+    assert (
+        rows[0].failed
+        == "failed: InputError: recipe: attention '_native_cudnn' runs on CUDA GPUs only; this run is on cpu"
+    )
+    table = bench.table(rows, flops=2e12, tokens=1000, peak_tflops=1)
+    assert table[2] == f"| plain diffusers step | _native_cudnn | {rows[0].failed} | | | 2.0 | | | - |"
+    assert table[5].endswith(f"| {rows[2].seconds / rows[3].seconds:.2f}x | - |")  # against the plain row that ran
 
 
 def test_a_step_that_runs_out_of_memory_is_reported_and_the_other_still_runs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,13 +77,13 @@ def test_a_step_that_runs_out_of_memory_is_reported_and_the_other_still_runs(mon
     def out_of_memory(*_args) -> float:
         raise torch.OutOfMemoryError("CUDA out of memory")
 
-    monkeypatch.setattr(bench, "plain_steps", out_of_memory)
+    monkeypatch.setitem(bench.STEPS, "plain", ("plain diffusers step", out_of_memory))
     rows = bench.measure(bench.SMOKE, 1, torch.device("cpu"), checkpointing=False)
     assert [r.seconds is None for r in rows] == [True, False] and rows[1].seconds > 0
     lines = bench.table(rows, flops=2e12, tokens=1000, peak_tflops=1)
-    assert lines[2] == "| plain diffusers step | out of memory | | | 2.0 | | | - |"
+    assert lines[2] == "| plain diffusers step | native | out of memory | | | 2.0 | | | - |"
     sec = rows[1].seconds
-    assert lines[3] == (f"| cinefoundry TrainingLoop | {sec:.3f} | {1 / sec:.2f} | {1000 / sec:,.0f} | 2.0 | "
+    assert lines[3] == (f"| cinefoundry TrainingLoop | native | {sec:.3f} | {1 / sec:.2f} | {1000 / sec:,.0f} | 2.0 | "
                         f"{2 / sec:.1%} | - | - |")  # fmt: skip
 
 

@@ -58,6 +58,9 @@ class TrainConfig:
     cond_prefix: float = 0.05
     gradient_checkpointing: bool = False
     compile: bool = True  # torch.compile the denoiser's blocks on GPUs (ignored on CPUs)
+    # the denoiser's attention kernel, a diffusers backend (train/kernels.py): native (torch's own choice, cuDNN's
+    # on Hopper GPUs), or pinned: _native_cudnn, _native_flash, _native_efficient (benchmarks/train_gpu.py compares)
+    attention: str = "native"
     precision: str = "auto"  # bf16 autocast on GPUs, fp32 on CPUs (but see vae_cpu_bf16); or "bf16" / "fp32"
     # the VAE stage under bf16 autocast on CPUs with native bf16 (AVX512-BF16, AMX), where its convolutions run
     # 1.2-1.4x faster; the denoiser's small matmuls run slower in bf16 there, so it stays fp32 (RESULTS.md)

@@ -33,6 +33,7 @@ from cinefoundry.models.vae import encode, reconstruct, set_latent_stats
 from cinefoundry.registry.registry import find_model, register_model
 from cinefoundry.train import stages
 from cinefoundry.train.init import InitSource, resolve_init
+from cinefoundry.train.kernels import attention_backend, prepare_denoiser
 from cinefoundry.train.loop import (
     StageResult,
     StageSpec,
@@ -101,6 +102,7 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
     text_cfg = init.text_config or recipe.text
     recipe = replace(recipe, vae=recipe.vae if init.vae is None else init.vae_config, text=text_cfg)
     _check_shapes(recipe, windows)
+    attention_backend(cfg.attention, par.device)  # a bad choice fails here, not after the VAE stage
     text = load_text_encoder(text_cfg)
     vae = init.vae if init.vae is not None else _vae_stage(recipe, train_w, windows, run, par, request, report,
                                                            reporter)  # fmt: skip
@@ -125,9 +127,7 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
         add_lora(transformer, request.lora_rank)
     if cfg.gradient_checkpointing:
         transformer.enable_gradient_checkpointing()
-    if cfg.compile and par.device.type == "cuda":
-        for block in transformer.blocks:
-            block.compile()  # per block: one graph reused 30-40 times, compiles in seconds, FSDP2-friendly
+    attention = prepare_denoiser(transformer, cfg.attention, cfg.compile, par.device)
     order = balanced_order(train_w.title_ids, cfg.title_balance)
     # the extra buckets and the mirrored windows serve training only: held-out windows are not encoded for them
     extra = [_latents(ws, vae, train_w.at(*bucket), par, reporter, bf16)[0] for bucket in cfg.buckets]
@@ -144,6 +144,7 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
     loop = TrainingLoop(spec, transformer, loss_fn, len(order), par, run, reporter, request.stop_after)
     result = loop.run()
     _record(report, "denoiser", result, par)
+    report.stages["denoiser"]["attention"] = attention
     if not loop.finished:
         return report
     weights = loop.ema_state_dict()
