@@ -40,5 +40,7 @@ pairs)  # the plain step and ours, both checkpointed; ours alone without checkpo
 kernels)  # the same with cuDNN's attention pinned through diffusers
     run ckpt_cudnn 200 --checkpointing --attention _native_cudnn
     run nockpt_cudnn 150 --rows ours --attention _native_cudnn ;;
+ckpt_ours)  # ours alone, checkpointed (a short lease's check after a change to checkpointing)
+    run ckpt_ours 150 --checkpointing --rows ours ;;
 esac
 cp RESULTS.md "$OUT/"

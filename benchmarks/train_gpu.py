@@ -5,7 +5,8 @@ latents (21 x 60 x 104 after the Wan VAE; 32,760 tokens with patch 1x2x2) with r
 embeddings (512 x 4096), bf16, batch 1:
   (a) plain: bf16 autocast, eager modules, `torch.optim.AdamW` (foreach), whole-clip timestep;
   (b) ours: cinefoundry's `TrainingLoop` with the flow-matching loss, per-token timesteps and conditioning
-      masks, per-block `torch.compile`, fused AdamW, EMA, set up by train/kernels.py as training sets it up.
+      masks, per-block `torch.compile`, fused AdamW, EMA, set up by train/kernels.py as training sets it up
+      (with --checkpointing: ours keeps attention's outputs, the plain step recomputes whole blocks).
 Each attention kernel asked for (diffusers' backends; by default torch's own choice, the training default) gets
 both rows. Before the timing, each kernel's output and gradients are checked against a float64 reference.
 At 32,760 tokens the plain step fits an H200 (139 GiB) only with gradient checkpointing; ours fits without,
@@ -186,13 +187,15 @@ def measure(geo: Geometry, steps: int, device: torch.device, checkpointing: bool
             torch._dynamo.reset()  # each row compiles afresh: no row inherits another's graphs or guards
             with device:  # built where it trains: initialising 1.4 B weights on the CPU would spend device time
                 model = geo.build()
-            if checkpointing:
-                model.enable_gradient_checkpointing()
+            if checkpointing and not ours:
+                model.enable_gradient_checkpointing()  # diffusers' own: whole blocks recomputed
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
             seconds, failed = None, ""
             try:
-                prepare_denoiser(model, backend, compile_blocks=ours, device=device)
+                prepare_denoiser(
+                    model, backend, compile_blocks=ours, device=device, checkpointing=checkpointing and ours
+                )
                 seconds = run(model, geo, steps, device)
             except torch.OutOfMemoryError:
                 failed = "out of memory"

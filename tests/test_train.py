@@ -366,6 +366,18 @@ def test_a_vae_that_does_not_beat_the_mean_clip_stops_the_run_before_the_denoise
         train_model(studio, TrainRequest("td", TINY.with_overrides(vae_gate_db=30.0), name="collapsed"))
 
 
+def test_gradient_checkpointing_trains_to_the_same_losses(studio: Workspace) -> None:
+    """The recipe's checkpointing (train/kernels.py: attention kept, the rest recomputed) changes memory and time,
+    not the numbers: a denoiser's losses match those of the same run without it."""
+    losses = []
+    for checkpointing in (False, True):
+        fresh_run(studio)
+        recipe = TINY.with_overrides(steps=4, gradient_checkpointing=checkpointing)
+        report = train_model(studio, TrainRequest("td", recipe, name=f"ckpt{int(checkpointing)}"))
+        losses.append(report.losses["denoiser"])
+    assert len(losses[0]) == 4 and losses[1] == pytest.approx(losses[0], rel=1e-5)
+
+
 def test_a_denoisers_min_steps_outlast_its_time_budget(studio: Workspace) -> None:
     """The recipe's `min_steps` reaches the denoiser stage: a budget too short for one step still trains them
     (the plan is made at step 25, so a budget alone would stop at step 26)."""

@@ -56,7 +56,7 @@ class TrainConfig:
     cond_both: float = 0.05
     cond_random: float = 0.05
     cond_prefix: float = 0.05
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool = False  # per block, keeping attention's outputs (train/kernels.py)
     compile: bool = True  # torch.compile the denoiser's blocks on GPUs (ignored on CPUs)
     # the denoiser's attention kernel, a diffusers backend (train/kernels.py): native (torch's own choice, cuDNN's
     # on Hopper GPUs), or pinned: _native_cudnn, _native_flash, _native_efficient (benchmarks/train_gpu.py compares)

@@ -125,9 +125,7 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
         transformer = recipe.denoiser.build(latents.shape[1], text_cfg.dim)
     if request.lora_rank:
         add_lora(transformer, request.lora_rank)
-    if cfg.gradient_checkpointing:
-        transformer.enable_gradient_checkpointing()
-    attention = prepare_denoiser(transformer, cfg.attention, cfg.compile, par.device)
+    attention = prepare_denoiser(transformer, cfg.attention, cfg.compile, par.device, cfg.gradient_checkpointing)
     order = balanced_order(train_w.title_ids, cfg.title_balance)
     # the extra buckets and the mirrored windows serve training only: held-out windows are not encoded for them
     extra = [_latents(ws, vae, train_w.at(*bucket), par, reporter, bf16)[0] for bucket in cfg.buckets]
