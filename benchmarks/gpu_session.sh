@@ -37,9 +37,9 @@ case ${SESSION:-pairs} in
 pairs)  # the plain step and ours, both checkpointed; ours alone without checkpointing, with a kernel table
     run ckpt 200 --checkpointing
     run nockpt_profile 170 --rows ours --profile ;;
-kernels)  # the same with cuDNN's attention pinned through diffusers
+kernels)  # the same with cuDNN's attention pinned through diffusers (the kernel table in RESULTS.md came from here)
     run ckpt_cudnn 200 --checkpointing --attention _native_cudnn
-    run nockpt_cudnn 150 --rows ours --attention _native_cudnn ;;
+    run nockpt_cudnn 170 --rows ours --attention _native_cudnn --profile ;;
 ckpt_ours)  # ours alone, checkpointed (a short lease's check after a change to checkpointing)
     run ckpt_ours 150 --checkpointing --rows ours ;;
 esac

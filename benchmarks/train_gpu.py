@@ -6,17 +6,18 @@ embeddings (512 x 4096), bf16, batch 1:
   (a) plain: bf16 autocast, eager modules, `torch.optim.AdamW` (foreach), whole-clip timestep;
   (b) ours: cinefoundry's `TrainingLoop` with the flow-matching loss, per-token timesteps and conditioning
       masks, per-block `torch.compile`, fused AdamW, EMA, set up by train/kernels.py as training sets it up
-      (with --checkpointing: ours keeps attention's outputs, the plain step recomputes whole blocks).
+      (with --checkpointing: ours keeps attention's outputs, or with `--checkpointing full` recomputes whole
+      blocks as the plain step always does).
 Each attention kernel asked for (diffusers' backends; by default torch's own choice, the training default) gets
 both rows. Before the timing, each kernel's output and gradients are checked against a float64 reference.
 At 32,760 tokens the plain step fits an H200 (139 GiB) only with gradient checkpointing; ours fits without,
 so one session times both checkpointed, then ours alone without (`--rows ours`): benchmarks/gpu_session.sh.
 Reported: samples/s, tokens/s, model FLOPs utilisation (a step's model FLOPs, counted by torch's FLOP counter
-with no recompute, over the GPU's datasheet dense bf16 peak), speed against (a) with torch's own kernel, and
+with no recompute, over the GPU's datasheet dense bf16 peak), speed against the first plain row that ran, and
 peak memory; a step that fails (out of memory, say) is reported as such and the others still run.
 Goal: MFU >= 45% and >= 1.3x the plain step. Results go to RESULTS.md.
 
-Run on a GPU: python benchmarks/train_gpu.py [--steps 20] [--peak-tflops 989] [--checkpointing]
+Run on a GPU: python benchmarks/train_gpu.py [--steps 20] [--peak-tflops 989] [--checkpointing [full]]
     [--attention native _native_cudnn ...] [--rows plain ours] [--profile]
 `--smoke` runs both steps on the demo's small denoiser and tiny clips, on any device, and records nothing:
 it checks that the script works before a GPU's time is spent on it (tests/test_train_gpu_benchmark.py).
@@ -40,7 +41,7 @@ from diffusers.models.attention_dispatch import AttentionBackendName, dispatch_a
 from torch.utils.flop_counter import FlopCounterMode
 
 from cinefoundry.models.recipes import get_recipe
-from cinefoundry.train.kernels import NATIVE, prepare_denoiser
+from cinefoundry.train.kernels import CHOICES, NATIVE, prepare_denoiser
 from cinefoundry.train.loop import StageSpec, TrainingLoop
 from cinefoundry.train.parallel import Parallel
 from cinefoundry.train.stages import denoiser_loss_fn
@@ -125,7 +126,7 @@ def our_steps(model: torch.nn.Module, geo: Geometry, steps: int, device: torch.d
     latents = torch.randn(n, *geo.latent)
     text = torch.randn(2, *geo.text)
     loss_fn = denoiser_loss_fn(latents, text, torch.ones(n, dtype=torch.long), get_recipe(geo.recipe).train, device)
-    spec = StageSpec("bench", steps + WARMUP + PROFILED * profile, 1, 1e-4, ema_decay=0.9999, log_every=10**9,
+    spec = StageSpec("bench", steps + WARMUP + (1 + PROFILED) * profile, 1, 1e-4, ema_decay=0.9999, log_every=10**9,
                      checkpoint_every=10**9, precision="bf16")  # fmt: skip
     loop = TrainingLoop(spec, model, loss_fn, n, Parallel(device=device), Path(tempfile.mkdtemp()))
     loop.save = lambda _elapsed: None  # the final checkpoint (20 GB at 1.3B) is not part of a step
@@ -133,7 +134,8 @@ def our_steps(model: torch.nn.Module, geo: Geometry, steps: int, device: torch.d
     activities = [torch.profiler.ProfilerActivity.CPU] + [torch.profiler.ProfilerActivity.CUDA] * (
         device.type == "cuda"
     )
-    schedule = torch.profiler.schedule(wait=steps + WARMUP - 1, warmup=1, active=PROFILED, repeat=1)
+    # the profiler's warm-up step and the profiled ones all come after the timed steps
+    schedule = torch.profiler.schedule(wait=steps + WARMUP, warmup=1, active=PROFILED, repeat=1)
     profiler = torch.profiler.profile(activities=activities, schedule=schedule) if profile else None
 
     class Clock:
@@ -171,7 +173,7 @@ STEPS = {"plain": ("plain diffusers step", plain_steps), "ours": ("cinefoundry T
 PROFILED = 2  # steps under the profiler (--profile)
 
 
-def measure(geo: Geometry, steps: int, device: torch.device, checkpointing: bool,
+def measure(geo: Geometry, steps: int, device: torch.device, checkpointing: str | None,
             attention: tuple[str, ...] = (NATIVE,), which: tuple[str, ...] = tuple(STEPS),
             profile: bool = False) -> list[Row]:  # fmt: skip
     """The plain step and ours (`which`) for each attention kernel, each on a fresh model; a step that fails is a
@@ -193,9 +195,8 @@ def measure(geo: Geometry, steps: int, device: torch.device, checkpointing: bool
                 torch.cuda.reset_peak_memory_stats()
             seconds, failed = None, ""
             try:
-                prepare_denoiser(
-                    model, backend, compile_blocks=ours, device=device, checkpointing=checkpointing and ours
-                )
+                ours_checkpointing = (checkpointing or False) if ours else False  # the plain step's is set above
+                prepare_denoiser(model, backend, compile_blocks=ours, device=device, checkpointing=ours_checkpointing)
                 seconds = run(model, geo, steps, device)
             except torch.OutOfMemoryError:
                 failed = "out of memory"
@@ -256,7 +257,7 @@ def kernel_errors(attention: tuple[str, ...], device: torch.device, tokens: int,
     return lines
 
 
-CHECKPOINTED = ", gradient checkpointing (its recompute is not counted in MFU)"
+CHECKPOINTED = ", gradient checkpointing ({}; its recompute is not counted in MFU)"
 CHECK_TOKENS = 4096  # the kernel check's sequence: float64 attention at 32k tokens would need 100 GiB
 
 
@@ -265,11 +266,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak (H100/H200 SXM: 989)")
     parser.add_argument("--smoke", action="store_true", help="tiny model and clips on any device; records nothing")
-    parser.add_argument("--checkpointing", action="store_true", help="gradient checkpointing in both steps")
+    parser.add_argument(
+        "--checkpointing",
+        nargs="?",
+        const="selective",
+        choices=["selective", "full"],
+        help="gradient checkpointing in both steps: ours selective (default) or full",
+    )
     parser.add_argument(
         "--attention",
         nargs="+",
-        choices=[b.value for b in AttentionBackendName],
+        choices=CHOICES,
         metavar="BACKEND",
         default=[NATIVE],
         help="diffusers attention backends, each timed in both steps",
@@ -300,9 +307,10 @@ def main() -> None:
         print("\n".join(lines))
         return
     c, f, h, w = geo.latent
+    checkpointed = CHECKPOINTED.format(args.checkpointing) if args.checkpointing else ""
     record("\n".join([
         f"## train_gpu ({geo.recipe} geometry, latents {c}x{f}x{h}x{w} = {geo.tokens:,} tokens, text "
-        f"{geo.text[0]}x{geo.text[1]}, bf16, batch 1{CHECKPOINTED if args.checkpointing else ''}), "
+        f"{geo.text[0]}x{geo.text[1]}, bf16, batch 1{checkpointed}), "
         f"{dt.date.today()}, {machine()}, {torch.cuda.get_device_name()}, torch {torch.__version__}, "
         f"peak {args.peak_tflops:g} TFLOP/s",
         "",

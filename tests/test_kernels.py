@@ -6,6 +6,7 @@ Checked on this CPU, eager and compiled (inductor's CPU backend): the GPU number
 from __future__ import annotations
 
 import copy
+import functools
 
 import pytest
 import torch
@@ -13,7 +14,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from cinefoundry.core.errors import InputError
 from cinefoundry.models.denoiser import DenoiserConfig
-from cinefoundry.train.kernels import attention_backend, checkpoint_blocks, prepare_denoiser
+from cinefoundry.train.kernels import attention_backend, checkpoint_blocks, checkpointing_mode, prepare_denoiser
 
 CPU = torch.device("cpu")
 GEOMETRY = DenoiserConfig(num_layers=3, num_attention_heads=2, attention_head_dim=16, ffn_dim=64,
@@ -64,13 +65,36 @@ def _step(model: torch.nn.Module) -> tuple[torch.Tensor, list[torch.Tensor], OpC
     return out.detach(), [p.grad for p in model.parameters()], backward
 
 
-def test_attention_choices_are_checked_against_the_device_before_any_work() -> None:
+def test_attention_and_checkpointing_choices_are_checked_against_the_run_before_any_work() -> None:
+    gpu = torch.device("cuda")  # only its type is read: no GPU is needed to check a choice against one
     assert attention_backend("native", CPU) == "native"
-    assert attention_backend("_native_efficient", CPU) == "_native_efficient"
+    assert attention_backend("_native_cudnn", gpu) == "_native_cudnn"
+    assert attention_backend("_native_efficient", gpu, bf16=False) == "_native_efficient"
     with pytest.raises(InputError, match="attention 'flash3': use one of native, _native_efficient, _native_cudnn"):
         attention_backend("flash3", CPU)
-    with pytest.raises(InputError, match="'_native_flash' runs on CUDA GPUs only; this run is on cpu"):
-        attention_backend("_native_flash", CPU)
+    for kernel in ("_native_flash", "_native_efficient"):  # diffusers finds no kernel for either on a CPU
+        with pytest.raises(InputError, match=f"'{kernel}' runs on CUDA GPUs only; this run is on cpu"):
+            attention_backend(kernel, CPU)
+    with pytest.raises(InputError, match="'_native_flash' has no fp32 kernel; this run is fp32"):
+        attention_backend("_native_flash", gpu, bf16=False)
+    assert [checkpointing_mode(v) for v in (False, None, True, "selective", "full")] == [
+        None, None, "selective", "selective", "full"]  # fmt: skip
+    for bad in (1, "half"):
+        with pytest.raises(
+            InputError, match=f"gradient_checkpointing {bad!r}: use false, true \\(selective\\) or full"
+        ):
+            checkpointing_mode(bad)
+
+
+def test_full_checkpointing_is_diffusers_own_and_preparing_twice_wraps_once() -> None:
+    full, twice = _model(), _model()
+    prepare_denoiser(full, "native", compile_blocks=False, device=CPU, checkpointing="full")
+    assert full.gradient_checkpointing and all(not isinstance(b.forward, functools.partial) for b in full.blocks)
+    _, _, backward = _step(full)
+    assert backward.count(*ATTENTION) == 2 * GEOMETRY.num_layers  # whole blocks recomputed, attention too
+    for _ in range(2):
+        prepare_denoiser(twice, "native", compile_blocks=False, device=CPU, checkpointing=True)
+    assert all(not isinstance(b.forward.args[0], functools.partial) for b in twice.blocks)  # one wrapper, not two
 
 
 def test_checkpointing_keeps_attention_and_recomputes_the_rest_with_the_same_gradients() -> None:

@@ -226,6 +226,15 @@ def test_an_interrupted_run_resumes_to_exactly_the_same_losses(studio: Workspace
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_settings_of_speed_and_memory_keep_the_run_folder_so_a_rerun_resumes() -> None:
+    """A run that ran out of memory resumes with checkpointing on (or another kernel, or uncompiled)."""
+    base = TrainRequest("td", TINY).fingerprint("hash")
+    faster = TINY.with_overrides(gradient_checkpointing="full", attention="_native_efficient", compile=False)
+    assert TrainRequest("td", faster).fingerprint("hash") == base
+    assert TrainRequest("td", TINY.with_overrides(steps=7)).fingerprint("hash") != base
+    assert TrainRequest("td", TINY.with_overrides(precision="bf16")).fingerprint("hash") != base  # other numbers
+
+
 def test_the_denoiser_gets_what_the_run_budget_left_fixed_at_the_first_attempt(tmp_path: Path) -> None:
     cfg = replace(TINY.train, budget_seconds=100.0, seconds=None)
     assert denoiser_seconds(TINY.train, tmp_path / "plain", time.perf_counter(), Parallel()) == TINY.train.seconds

@@ -28,7 +28,11 @@ def bench_module():
     return train_gpu
 
 
-@pytest.mark.parametrize("options", [[], ["--checkpointing"]], ids=["plain", "checkpointing"])
+@pytest.mark.parametrize(
+    "options",
+    [[], ["--checkpointing"], ["--checkpointing", "full"]],
+    ids=["plain", "checkpointing", "full-checkpointing"],
+)
 def test_train_gpu_smoke_run_compiles_our_blocks_and_reports_both_steps(options: list[str]) -> None:
     results = (BENCH / "RESULTS.md").read_bytes()
     done = subprocess.run([sys.executable, "train_gpu.py", "--smoke", "--steps", "2", "--peak-tflops", "1", *options],
@@ -51,6 +55,34 @@ def test_train_gpu_profiles_our_steps_on_request_and_keeps_the_profiled_ones_out
     assert "Self CPU time total" in done.stdout and "ProfilerStep*" in done.stdout  # the kernel table
     assert "| plain diffusers step |" not in done.stdout
     assert re.search(r"^\| cinefoundry TrainingLoop \| native \| [\d.]+ \|.*\| - \| - \|$", done.stdout, re.M)
+
+
+def test_the_profilers_warm_up_and_profiled_steps_all_come_after_the_timed_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The profiler's schedule, as each step asks it: the timed steps (after the warm-up ones) are never
+    profiled, nor is the profiler's own warm-up among them."""
+    bench = bench_module()
+    actions = []
+    schedule = torch.profiler.schedule
+
+    def logged(**kwargs):
+        decide = schedule(**kwargs)
+
+        def action(step: int):
+            actions.append((step, decide(step)))
+            return decide(step)
+
+        return action
+
+    monkeypatch.setattr(torch.profiler, "schedule", logged)
+    steps = 3
+    torch.manual_seed(0)
+    assert bench.our_steps(bench.SMOKE.build(), bench.SMOKE, steps, torch.device("cpu"), profile=True) > 0
+    timed = range(bench.WARMUP, bench.WARMUP + steps)
+    none = torch.profiler.ProfilerAction.NONE
+    assert {a for s, a in actions if s in timed} == {none}, actions
+    assert sum(a != none for s, a in dict(actions).items()) == 1 + bench.PROFILED  # warm-up, then the profiled
 
 
 def test_a_kernel_that_cannot_run_is_reported_in_the_check_and_the_table() -> None:

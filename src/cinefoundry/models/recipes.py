@@ -56,7 +56,9 @@ class TrainConfig:
     cond_both: float = 0.05
     cond_random: float = 0.05
     cond_prefix: float = 0.05
-    gradient_checkpointing: bool = False  # per block, keeping attention's outputs (train/kernels.py)
+    # per block (train/kernels.py): true or "selective" keeps attention's outputs and recomputes the rest; "full"
+    # recomputes whole blocks (diffusers' own), the least memory, for sizes where the selective one does not fit
+    gradient_checkpointing: bool | str = False
     compile: bool = True  # torch.compile the denoiser's blocks on GPUs (ignored on CPUs)
     # the denoiser's attention kernel, a diffusers backend (train/kernels.py): native (torch's own choice, cuDNN's
     # on Hopper GPUs), or pinned: _native_cudnn, _native_flash, _native_efficient (benchmarks/train_gpu.py compares)

@@ -33,7 +33,7 @@ from cinefoundry.models.vae import encode, reconstruct, set_latent_stats
 from cinefoundry.registry.registry import find_model, register_model
 from cinefoundry.train import stages
 from cinefoundry.train.init import InitSource, resolve_init
-from cinefoundry.train.kernels import attention_backend, prepare_denoiser
+from cinefoundry.train.kernels import attention_backend, checkpointing_mode, prepare_denoiser
 from cinefoundry.train.loop import (
     StageResult,
     StageSpec,
@@ -59,9 +59,15 @@ class TrainRequest:
     stop_after: int | None = None  # stop each stage after this many steps in this process (as if killed)
 
     def fingerprint(self, content_hash: str) -> str:
-        doc = {"dataset": content_hash, "recipe": self.recipe.as_dict(), "init": self.init_from,
-               "lora": self.lora_rank}  # fmt: skip
+        recipe = self.recipe.as_dict()
+        for key in SPEED_ONLY:  # a run that ran out of memory resumes with checkpointing turned on
+            recipe["train"].pop(key, None)
+        doc = {"dataset": content_hash, "recipe": recipe, "init": self.init_from, "lora": self.lora_rank}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:12]
+
+
+# training settings that change speed and memory, not the numbers: the same run folder, so a rerun resumes
+SPEED_ONLY = ("attention", "compile", "gradient_checkpointing")
 
 
 @dataclass
@@ -102,7 +108,9 @@ def train_model(ws: Workspace, request: TrainRequest, par: Parallel | None = Non
     text_cfg = init.text_config or recipe.text
     recipe = replace(recipe, vae=recipe.vae if init.vae is None else init.vae_config, text=text_cfg)
     _check_shapes(recipe, windows)
-    attention_backend(cfg.attention, par.device)  # a bad choice fails here, not after the VAE stage
+    # a kernel or checkpointing the run cannot use fails here, not after the VAE stage
+    attention_backend(cfg.attention, par.device, uses_bf16(cfg.precision, par.device))
+    checkpointing_mode(cfg.gradient_checkpointing)
     text = load_text_encoder(text_cfg)
     vae = init.vae if init.vae is not None else _vae_stage(recipe, train_w, windows, run, par, request, report,
                                                            reporter)  # fmt: skip
