@@ -158,6 +158,12 @@ def our_steps(model: torch.nn.Module, geo: Geometry, steps: int, device: torch.d
     return sum(gaps) / len(gaps)
 
 
+def failure(exc: Exception) -> str:
+    """A table cell for a step or kernel that failed: the error's type and first line."""
+    first = str(exc).splitlines()[0][:120] if str(exc) else ""
+    return f"failed: {type(exc).__name__}: {first}"
+
+
 @dataclass(frozen=True)
 class Row:
     """One step's timing: seconds per step (None when it failed, with the reason) and peak device memory."""
@@ -189,19 +195,18 @@ def measure(geo: Geometry, steps: int, device: torch.device, checkpointing: str 
             torch._dynamo.reset()  # each row compiles afresh: no row inherits another's graphs or guards
             with device:  # built where it trains: initialising 1.4 B weights on the CPU would spend device time
                 model = geo.build()
-            if checkpointing and not ours:
-                model.enable_gradient_checkpointing()  # diffusers' own: whole blocks recomputed
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
             seconds, failed = None, ""
             try:
-                ours_checkpointing = (checkpointing or False) if ours else False  # the plain step's is set above
-                prepare_denoiser(model, backend, compile_blocks=ours, device=device, checkpointing=ours_checkpointing)
+                # the plain step checkpoints as diffusers does, whole blocks ("full"); ours as asked
+                mode = checkpointing if ours else checkpointing and "full"
+                prepare_denoiser(model, backend, compile_blocks=ours, device=device, checkpointing=mode)
                 seconds = run(model, geo, steps, device)
             except torch.OutOfMemoryError:
                 failed = "out of memory"
             except Exception as exc:  # a kernel or compiler failure is a result here
-                failed = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+                failed = failure(exc)
             peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
             rows.append(Row(name, backend, seconds, peak, failed))
             print(rows[-1], flush=True)  # a run cut short still shows what it measured
@@ -252,7 +257,7 @@ def kernel_errors(attention: tuple[str, ...], device: torch.device, tokens: int,
             got = run([x.bfloat16() for x in (q, k, v)], backend)
             errors = [f"{((g - r).norm() / r.norm()).item():.1e}" for g, r in zip(got, ref, strict=True)]
         except Exception as exc:  # reported; its timing rows will say the same
-            errors = [f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else ''}", "", "", ""]
+            errors = [failure(exc), "", "", ""]
         lines.append(f"| {backend} | " + " | ".join(errors) + " |")
     return lines
 
